@@ -1,0 +1,213 @@
+import { Command, CommanderError, Option } from 'commander';
+import { createLogger } from '../functions/adapters/logger.ts';
+import { awsSystem, localSystem, type System } from '../functions/adapters/system.ts';
+import type { Principal } from '../functions/core/apps.ts';
+import { readConfig } from '../functions/core/config.ts';
+import { SesameError } from '../functions/core/errors.ts';
+import { KINDS } from '../functions/core/platforms/index.ts';
+import { ENVIRONMENTS } from '../functions/core/platforms/types.ts';
+import { seedDemo } from '../functions/local/demo.ts';
+import { startLocalServer } from '../functions/local/server.ts';
+
+/** `sesame`: administration on the local store (default) or on AWS (--aws), and the local broker. */
+
+const MAX_STDIN = 64 * 1024;
+
+interface Globals {
+  json?: boolean;
+  aws?: boolean;
+}
+
+const out = (text: string) => process.stdout.write(`${text}\n`);
+
+function table(rows: Record<string, unknown>[], columns: string[]): string {
+  if (rows.length === 0) return '(none)';
+  const cells = rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? '-' : Array.isArray(r[c]) ? (r[c] as unknown[]).join(',') : String(r[c]))));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => (row[i] ?? '').length)));
+  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n');
+}
+
+async function system(g: Globals, level: 'WARN' | 'INFO' = 'WARN'): Promise<System> {
+  const config = readConfig();
+  const log = createLogger('sesame-cli', level);
+  return g.aws ? awsSystem(config, log) : localSystem(config, log);
+}
+
+async function readStdinJson(): Promise<unknown> {
+  if (process.stdin.isTTY) process.stderr.write('Paste the fields as one JSON object, then press Ctrl-D:\n');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_STDIN) throw new SesameError('invalid_request', `stdin is over ${MAX_STDIN} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') throw new SesameError('invalid_request', 'no fields on stdin: pipe one JSON object, e.g. `sesame credential set t c --kind k < fields.json`');
+  try {
+    return JSON.parse(text);
+  } catch {
+    // Not the parser's message: it would quote the secret text.
+    throw new SesameError('invalid_request', 'stdin is not valid JSON: give the fields as one JSON object');
+  }
+}
+
+const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function buildProgram(): Command {
+  const program = new Command('sesame')
+    .description('Credential broker for French and Belgian administrative APIs')
+    .option('--json', 'print JSON')
+    .option('--aws', 'act on AWS Secrets Manager instead of the local store ($SESAME_HOME)')
+    .showHelpAfterError()
+    .exitOverride();
+  const g = (cmd: Command) => cmd.optsWithGlobals() as Globals;
+
+  const tenant = program.command('tenant').description('tenants (client organisations)');
+  tenant
+    .command('add <tenant>')
+    .description('add or update a tenant')
+    .option('--name <name>', 'display name (defaults to the id)')
+    .option('--siret <siret>')
+    .option('--siren <siren>')
+    .option('--bce <number>', 'Belgian company number')
+    .option('--alert-email <email>', 'who receives expiry alerts (repeatable)', collect)
+    .action(async (id: string, o: { name?: string; siret?: string; siren?: string; bce?: string; alertEmail?: string[] }, cmd: Command) => {
+      const s = await system(g(cmd));
+      const { tenant: t, created } = await s.tenants.put({
+        id,
+        name: o.name ?? id,
+        ...(o.siret ? { siret: o.siret } : {}),
+        ...(o.siren ? { siren: o.siren } : {}),
+        ...(o.bce ? { bce: o.bce } : {}),
+        alert_emails: o.alertEmail ?? [],
+      });
+      out(g(cmd).json ? JSON.stringify({ ...t, created }) : `${created ? 'added' : 'updated'} tenant ${t.id}`);
+    });
+  tenant
+    .command('list')
+    .description('list tenants')
+    .action(async (_o, cmd: Command) => {
+      const tenants = await (await system(g(cmd))).tenants.list();
+      out(g(cmd).json ? JSON.stringify(tenants) : table(tenants, ['id', 'name', 'siret', 'bce', 'alert_emails']));
+    });
+
+  const credential = program.command('credential').description('tenant credentials');
+  credential
+    .command('set <tenant> <credential>')
+    .description('store a credential; the fields are read as one JSON object on stdin, never from arguments')
+    .addOption(new Option('--kind <kind>', 'credential kind').choices([...KINDS]).makeOptionMandatory())
+    .addOption(new Option('--env <environment>', 'environment').choices([...ENVIRONMENTS]))
+    .action(async (t: string, c: string, o: { kind: string; env?: string }, cmd: Command) => {
+      const fields = await readStdinJson();
+      const summary = await (await system(g(cmd))).credentials.set({ tenant: t, credential: c, kind: o.kind, ...(o.env ? { environment: o.env } : {}), fields });
+      out(g(cmd).json ? JSON.stringify(summary) : `stored ${summary.tenant}/${summary.credential} (${summary.kind}, ${summary.environment}${summary.expires_at ? `, expires ${summary.expires_at}` : ''})`);
+    });
+  credential
+    .command('list [tenant]')
+    .description('list credentials (from tags: nothing is decrypted)')
+    .action(async (t: string | undefined, _o, cmd: Command) => {
+      const rows = await (await system(g(cmd))).credentials.list(t);
+      out(g(cmd).json ? JSON.stringify(rows) : table(rows as unknown as Record<string, unknown>[], ['tenant', 'credential', 'kind', 'environment', 'expires_at']));
+    });
+  credential
+    .command('show <tenant> <credential>')
+    .description('show a credential with its secret fields redacted')
+    .action(async (t: string, c: string, _o, cmd: Command) => {
+      const shown = await (await system(g(cmd))).credentials.show(t, c);
+      out(JSON.stringify(shown, null, g(cmd).json ? undefined : 2));
+    });
+
+  const app = program.command('app').description('apps and their keys');
+  app
+    .command('add <app>')
+    .description('create an app key scoped to tenants; the key is printed once')
+    .requiredOption('--tenants <list>', 'comma-separated tenant ids', list)
+    .option('--kinds <list>', 'restrict to these kinds', list)
+    .action(async (id: string, o: { tenants: string[]; kinds?: string[] }, cmd: Command) => {
+      const r = await (await system(g(cmd))).apps.add({ app: id, tenants: o.tenants, ...(o.kinds ? { kinds: o.kinds } : {}) });
+      if (g(cmd).json) out(JSON.stringify({ app: r.app, key: r.key }));
+      else {
+        process.stderr.write(`App ${r.app} created for ${r.tenants.join(', ')}. Its key, shown only now:\n`);
+        out(r.key);
+      }
+    });
+  app
+    .command('list')
+    .description('list apps (keys are never shown again)')
+    .action(async (_o, cmd: Command) => {
+      const apps = await (await system(g(cmd))).apps.list();
+      out(g(cmd).json ? JSON.stringify(apps) : table(apps, ['app', 'tenants', 'kinds', 'created_at', 'revoked_at']));
+    });
+  app
+    .command('revoke <app>')
+    .description('revoke an app key')
+    .action(async (id: string, _o, cmd: Command) => {
+      const r = await (await system(g(cmd))).apps.revoke(id);
+      out(g(cmd).json ? JSON.stringify({ app: r.app, revoked_at: r.revoked_at }) : `revoked ${r.app}`);
+    });
+
+  program
+    .command('token <tenant> <credential>')
+    .description('print what the token endpoint returns for a credential')
+    .action(async (t: string, c: string, _o, cmd: Command) => {
+      const s = await system(g(cmd));
+      const admin: Principal = { app: 'sesame-cli', tenants: new Set([t]), kinds: undefined };
+      out(JSON.stringify(await s.broker.token(admin, t, c), null, g(cmd).json ? undefined : 2));
+    });
+
+  program
+    .command('dev')
+    .description('run the local broker on 127.0.0.1 (with demo tenants unless --no-demo)')
+    .option('--port <port>', 'port', (v) => Number.parseInt(v, 10), 8787)
+    .option('--no-demo', 'no demo tenants nor demo OAuth2 server')
+    .action(async (o: { port: number; demo: boolean }, cmd: Command) => {
+      if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) throw new SesameError('invalid_request', '--port must be a number from 0 to 65535');
+      const config = readConfig();
+      const s = await system(g(cmd), 'INFO');
+      const demo = o.demo ? await seedDemo(s) : undefined;
+      let server;
+      try {
+        server = await startLocalServer(s, { port: o.port });
+      } catch (err) {
+        await demo?.oauth.close();
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new SesameError('invalid_request', `port ${o.port} is in use: pick another with --port`);
+        throw err;
+      }
+      out(`Sesame local broker on ${server.url} (state in ${config.home}/)`);
+      if (demo) {
+        const ex = demo.examples[0];
+        out(`Demo OAuth2 server on ${demo.oauth.issuer}`);
+        out(`Demo app key (new at every start, shown once): ${demo.appKey}`);
+        out('');
+        out('Try:');
+        out(`  curl -s -X POST -H 'Authorization: Bearer ${demo.appKey}' ${server.url}/v1/tenants/${ex?.tenant}/credentials/${ex?.credential}/token`);
+        out(`Other demo credentials: ${demo.examples.slice(1).map((e) => `${e.tenant}/${e.credential}`).join(', ')}`);
+      }
+      out('Press Ctrl-C to stop.');
+      const stop = async () => {
+        await server.close();
+        await demo?.oauth.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    const message = err instanceof SesameError ? err.message : err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    process.stderr.write(`sesame: ${message.split('\n')[0]}\n`);
+    return 1;
+  }
+}

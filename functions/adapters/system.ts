@@ -1,0 +1,65 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Api } from '../core/api.ts';
+import { Apps, type AppRecord } from '../core/apps.ts';
+import { Broker, type BrokerOptions } from '../core/broker.ts';
+import { TtlCache } from '../core/cache.ts';
+import type { Config } from '../core/config.ts';
+import { Credentials } from '../core/credentials.ts';
+import { systemClock, type Clock, type HttpClient, type Log, type SecretStore } from '../core/ports.ts';
+import { Tenants } from '../core/tenants.ts';
+import { AwsSecretStore } from './aws-secret-store.ts';
+import { FetchHttpClient } from './fetch-http-client.ts';
+import { LocalSecretStore } from './local-secret-store.ts';
+
+/** Everything a handler or the CLI needs, wired over one store. */
+export interface System {
+  store: SecretStore;
+  clock: Clock;
+  log: Log;
+  tenants: Tenants;
+  credentials: Credentials;
+  apps: Apps;
+  broker: Broker;
+  api: Api;
+  /** App-record lookup with a short cache, for authorizers. */
+  appLookup: (app: string) => Promise<AppRecord | undefined>;
+}
+
+export interface SystemDeps {
+  store: SecretStore;
+  log: Log;
+  version: string;
+  http?: HttpClient;
+  clock?: Clock;
+  broker?: Partial<BrokerOptions>;
+  appCacheSeconds?: number;
+}
+
+export function buildSystem(deps: SystemDeps): System {
+  const clock = deps.clock ?? systemClock;
+  const tenants = new Tenants(deps.store, clock);
+  const credentials = new Credentials(deps.store, tenants, clock);
+  const apps = new Apps(deps.store, tenants, clock);
+  const broker = new Broker({ credentials, http: deps.http ?? new FetchHttpClient(), clock, log: deps.log }, deps.broker);
+  const appCache = new TtlCache<AppRecord | null>(clock);
+  const ttl = (deps.appCacheSeconds ?? 30) * 1000;
+  const appLookup = async (app: string) => {
+    const hit = appCache.get(app);
+    if (hit !== undefined) return hit ?? undefined;
+    const rec = await apps.find(app);
+    appCache.set(app, rec ?? null, ttl);
+    return rec;
+  };
+  return { store: deps.store, clock, log: deps.log, tenants, credentials, apps, broker, api: new Api(broker, deps.log, deps.version), appLookup };
+}
+
+export async function localSystem(config: Config, log: Log, overrides: Partial<SystemDeps> = {}): Promise<System> {
+  const clock = overrides.clock ?? systemClock;
+  const store = overrides.store ?? (await LocalSecretStore.open(config.home, clock));
+  return buildSystem({ store, log, version: config.version, broker: config.broker, clock, ...overrides });
+}
+
+export function awsSystem(config: Config, log: Log, client: SecretsManagerClient = new SecretsManagerClient({})): System {
+  const store = new AwsSecretStore(client, config.kmsKeyId ? { kmsKeyId: config.kmsKeyId } : {});
+  return buildSystem({ store, log, version: config.version, broker: config.broker });
+}

@@ -1,0 +1,127 @@
+import type { Principal } from './apps.ts';
+import type { Broker } from './broker.ts';
+import { describeError, SesameError, toProblem } from './errors.ts';
+import { openApiDocument } from './openapi.ts';
+import type { Log } from './ports.ts';
+
+export const MAX_BODY_BYTES = 16 * 1024;
+
+export type Operation = 'health' | 'openapi' | 'token' | 'assertion';
+
+export interface Route {
+  method: 'GET' | 'POST';
+  path: string;
+  operation: Operation;
+  /** Requires an app key. */
+  auth: boolean;
+}
+
+/** The API's routes: the OpenAPI document, the local server and the CDK stack all read this table. */
+export const ROUTES: readonly Route[] = [
+  { method: 'GET', path: '/v1/health', operation: 'health', auth: false },
+  { method: 'GET', path: '/v1/openapi.json', operation: 'openapi', auth: false },
+  { method: 'POST', path: '/v1/tenants/{tenant}/credentials/{credential}/token', operation: 'token', auth: true },
+  { method: 'POST', path: '/v1/tenants/{tenant}/credentials/{credential}/assertion', operation: 'assertion', auth: true },
+];
+
+const COMPILED = ROUTES.map((route) => ({
+  route,
+  pattern: new RegExp(`^${route.path.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)').replace(/\./g, '\\.')}$`),
+}));
+
+/** Finds the route of a request, or throws not_found / method_not_allowed. */
+export function matchRoute(method: string, path: string): { route: Route; params: Record<string, string> } {
+  const matches = COMPILED.filter((c) => c.pattern.test(path));
+  if (matches.length === 0) throw new SesameError('not_found', `no such endpoint: ${path.slice(0, 200)}`);
+  const hit = matches.find((c) => c.route.method === method);
+  if (!hit) {
+    throw new SesameError('method_not_allowed', `${method.slice(0, 16)} is not allowed here; use ${matches.map((m) => m.route.method).join(', ')}`, {
+      details: { allow: matches.map((m) => m.route.method) },
+    });
+  }
+  const params: Record<string, string> = {};
+  for (const [k, v] of Object.entries(hit.pattern.exec(path)?.groups ?? {})) {
+    try {
+      params[k] = decodeURIComponent(v);
+    } catch {
+      throw new SesameError('invalid_request', `path parameter ${k} is not valid percent-encoding`);
+    }
+  }
+  return { route: hit.route, params };
+}
+
+export interface ApiRequest {
+  method: string;
+  path: string;
+  body: string | undefined;
+  /** Set by the authorizer; undefined when no valid app key was presented. */
+  principal: Principal | undefined;
+}
+
+export interface ApiResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const json = (statusCode: number, value: unknown, headers: Record<string, string> = {}): ApiResponse => ({
+  statusCode,
+  headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+  body: JSON.stringify(value),
+});
+
+export function problemResponse(err: unknown): ApiResponse {
+  const { status, problem, headers } = toProblem(err);
+  const out: Record<string, string> = { ...headers, 'cache-control': 'no-store' };
+  if (err instanceof SesameError && Array.isArray(err.details.allow)) out.allow = err.details.allow.join(', ');
+  return { statusCode: status, headers: out, body: JSON.stringify(problem) };
+}
+
+/** The token endpoint's request body is optional; when present it must be a small JSON object. */
+function checkBody(body: string | undefined): void {
+  if (body === undefined || body === '') return;
+  if (Buffer.byteLength(body, 'utf8') > MAX_BODY_BYTES) {
+    throw new SesameError('payload_too_large', `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new SesameError('invalid_request', 'the request body must be a JSON object (or empty)');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.keys(parsed).length > 0) {
+    throw new SesameError('invalid_request', 'the request body must be empty or {}: this endpoint takes no parameters');
+  }
+}
+
+export class Api {
+  constructor(
+    private readonly broker: Broker,
+    private readonly log: Log,
+    private readonly version: string,
+  ) {}
+
+  async handle(req: ApiRequest): Promise<ApiResponse> {
+    try {
+      const { route, params } = matchRoute(req.method, req.path);
+      if (route.auth && !req.principal) throw new SesameError('unauthorized', 'a valid app key is required: Authorization: Bearer <app key>');
+      checkBody(req.body);
+      switch (route.operation) {
+        case 'health':
+          return json(200, { status: 'ok', version: this.version });
+        case 'openapi':
+          return json(200, openApiDocument(this.version), { 'cache-control': 'public, max-age=300' });
+        case 'token':
+          return json(200, await this.broker.token(req.principal as Principal, params.tenant ?? '', params.credential ?? ''));
+        case 'assertion':
+          return json(200, await this.broker.assertion(req.principal as Principal, params.tenant ?? '', params.credential ?? ''));
+      }
+    } catch (err) {
+      const res = problemResponse(err);
+      const entry = { method: req.method.slice(0, 16), path: req.path.slice(0, 200), status: res.statusCode, app: req.principal?.app, ...describeError(err) };
+      if (res.statusCode >= 500) this.log.error('request failed', entry);
+      else this.log.info('request refused', entry);
+      return res;
+    }
+  }
+}

@@ -1,0 +1,180 @@
+import { SingleFlight, TtlCache } from './cache.ts';
+import type { Credential, Credentials } from './credentials.ts';
+import { describeError, isSesameError, SesameError } from './errors.ts';
+import { parseCredentialId, parseTenantId } from './ids.ts';
+import { DEFAULT_RETRY, fetchToken, type RetryPolicy, type TokenResult } from './oauth.ts';
+import { KINDS } from './platforms/index.ts';
+import type { AssertionMaterial, OAuthMaterial, PlatformContext } from './platforms/types.ts';
+import type { Clock, HttpClient, Log } from './ports.ts';
+import type { Principal } from './apps.ts';
+
+export interface BrokerOptions {
+  /** A cached token is refreshed this long before it expires. */
+  refreshMarginSeconds: number;
+  /** Lifetime assumed when the token endpoint gives no expires_in. */
+  defaultTokenTtlSeconds: number;
+  /** Upper bound on any cached token, whatever expires_in says. */
+  maxTokenTtlSeconds: number;
+  /** How long a decrypted credential stays in memory. */
+  secretTtlSeconds: number;
+  retry: RetryPolicy;
+  retryAfterSeconds: number;
+}
+
+export const DEFAULT_BROKER_OPTIONS: BrokerOptions = {
+  refreshMarginSeconds: 60,
+  defaultTokenTtlSeconds: 300,
+  maxTokenTtlSeconds: 86_400,
+  secretTtlSeconds: 30,
+  retry: DEFAULT_RETRY,
+  retryAfterSeconds: 5,
+};
+
+export interface TokenResponse {
+  tenant: string;
+  credential: string;
+  kind: string;
+  environment: string;
+  headers: Record<string, string>;
+  base_url: string | null;
+  expires_at: string | null;
+  cached: boolean;
+  access_token?: string;
+  token_type?: string;
+  scope?: string | null;
+}
+
+interface CachedToken {
+  version: string;
+  token: TokenResult;
+  expiresAt: number;
+}
+
+/**
+ * Vends authentication material. Decrypted credentials and access tokens are held
+ * in memory; concurrent requests for one credential share one store read and one
+ * upstream call.
+ */
+export class Broker {
+  private readonly secrets: TtlCache<Credential>;
+  private readonly secretFlights = new SingleFlight<Credential>();
+  private readonly tokens: TtlCache<CachedToken>;
+  private readonly tokenFlights = new SingleFlight<TokenResult>();
+  readonly options: BrokerOptions;
+
+  constructor(
+    private readonly deps: { credentials: Credentials; http: HttpClient; clock: Clock; log: Log },
+    options: Partial<BrokerOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_BROKER_OPTIONS, ...options };
+    this.secrets = new TtlCache(deps.clock);
+    this.tokens = new TtlCache(deps.clock);
+  }
+
+  async token(principal: Principal, tenant: string, credential: string): Promise<TokenResponse> {
+    const cred = await this.authorizedCredential(principal, tenant, credential);
+    const ctx = this.context(cred);
+    const material = cred.platform.material(cred.fields, ctx);
+    const base = { tenant: cred.tenant, credential: cred.credential, kind: cred.kind, environment: cred.environment };
+    if (material.type === 'static') {
+      return { ...base, headers: material.headers, base_url: material.baseUrl, expires_at: material.expiresAt?.toISOString() ?? null, cached: false };
+    }
+    const { token, expiresAt, cached } = await this.accessToken(cred, material);
+    return {
+      ...base,
+      headers: material.headers(token.accessToken),
+      base_url: material.baseUrl,
+      expires_at: new Date(expiresAt).toISOString(),
+      cached,
+      access_token: token.accessToken,
+      token_type: token.tokenType,
+      scope: token.scope ?? null,
+    };
+  }
+
+  async assertion(principal: Principal, tenant: string, credential: string): Promise<AssertionMaterial> {
+    const cred = await this.authorizedCredential(principal, tenant, credential);
+    if (!cred.platform.assertion) {
+      throw new SesameError('invalid_request', `${cred.kind} credentials do not authenticate with a client assertion; use the token endpoint`);
+    }
+    return cred.platform.assertion(cred.fields, this.context(cred));
+  }
+
+  /** Scope is checked from the ids alone, before any read, so a refusal says nothing about existence. */
+  private async authorizedCredential(principal: Principal, tenant: string, credential: string): Promise<Credential> {
+    parseTenantId(tenant);
+    const { kind } = parseCredentialId(credential, KINDS);
+    if (!principal.tenants.has(tenant) || (principal.kinds && !principal.kinds.has(kind))) {
+      throw new SesameError('forbidden', `app "${principal.app}" may not use credential "${credential}" of tenant "${tenant}"`);
+    }
+    const cred = await this.load(tenant, credential);
+    const now = this.deps.clock.now();
+    for (const e of cred.platform.expiries(cred.fields, this.context(cred))) {
+      if (e.at <= now) {
+        throw new SesameError('credential_expired', `the ${e.what.en} of "${credential}" (tenant "${tenant}") expired on ${e.at.toISOString()}`, {
+          details: { tenant, credential, expired_at: e.at.toISOString() },
+        });
+      }
+    }
+    return cred;
+  }
+
+  private load(tenant: string, credential: string): Promise<Credential> {
+    const key = `${tenant}/${credential}`;
+    const hit = this.secrets.get(key);
+    if (hit) return Promise.resolve(hit);
+    return this.secretFlights.run(key, async () => {
+      const cred = await this.deps.credentials.get(tenant, credential);
+      this.secrets.set(key, cred, this.options.secretTtlSeconds * 1000);
+      return cred;
+    });
+  }
+
+  private context(cred: Credential): PlatformContext {
+    return { tenant: cred.tenant, credential: cred.credential, environment: cred.environment, clock: this.deps.clock };
+  }
+
+  private async accessToken(cred: Credential, material: OAuthMaterial): Promise<{ token: TokenResult; expiresAt: number; cached: boolean }> {
+    const key = `${cred.tenant}/${cred.credential}`;
+    const now = this.deps.clock.now().getTime();
+    const margin = this.options.refreshMarginSeconds * 1000;
+    // An entry of an older secret version is never served: the credential changed.
+    const entry = this.tokens.get(key);
+    const current = entry?.version === cred.version ? entry : undefined;
+    if (current && now < current.expiresAt - margin) return { token: current.token, expiresAt: current.expiresAt, cached: true };
+
+    const started = Date.now();
+    try {
+      const token = await this.tokenFlights.run(`${key}#${cred.version}`, async () => {
+        const t = await fetchToken(this.deps.http, material, this.options.retry, this.deps.log);
+        const ttl = Math.min(t.expiresIn ?? this.options.defaultTokenTtlSeconds, this.options.maxTokenTtlSeconds) * 1000;
+        const fetchedAt = this.deps.clock.now().getTime();
+        this.tokens.set(key, { version: cred.version, token: t, expiresAt: fetchedAt + ttl }, ttl);
+        this.deps.log.info('access token obtained', {
+          tenant: cred.tenant,
+          credential: cred.credential,
+          kind: cred.kind,
+          expires_in: t.expiresIn ?? null,
+          upstream_ms: Date.now() - started,
+        });
+        return t;
+      });
+      const stored = this.tokens.get(key);
+      return { token, expiresAt: stored?.expiresAt ?? now, cached: false };
+    } catch (err) {
+      if (isSesameError(err, 'upstream_unavailable')) {
+        // Still valid, only due for refresh: better an older token than none.
+        if (current && this.deps.clock.now().getTime() < current.expiresAt) {
+          this.deps.log.warn('upstream unavailable, serving the cached token', { tenant: cred.tenant, credential: cred.credential, ...describeError(err) });
+          return { token: current.token, expiresAt: current.expiresAt, cached: true };
+        }
+        throw new SesameError('upstream_unavailable', `${err.message}; no valid cached token remains, try again later`, {
+          cause: err,
+          details: err.details,
+          retryAfter: this.options.retryAfterSeconds,
+        });
+      }
+      throw err;
+    }
+  }
+}

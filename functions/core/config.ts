@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import { SesameError } from './errors.ts';
+import { DEFAULT_BROKER_OPTIONS, type BrokerOptions } from './broker.ts';
+import { DEFAULT_RETRY } from './oauth.ts';
+
+/**
+ * Configuration, read once from the environment. A malformed value stops the
+ * process at start with the variable's name, not at the first request.
+ */
+export interface Config {
+  home: string;
+  kmsKeyId: string | undefined;
+  broker: BrokerOptions;
+  version: string;
+}
+
+function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = 86_400): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new SesameError('invalid_request', `environment variable ${name} must be a number from ${min} to ${max}, got "${raw.slice(0, 32)}"`);
+  }
+  return n;
+}
+
+export function requireEnv(env: NodeJS.ProcessEnv, name: string): string {
+  const v = env[name];
+  if (v === undefined || v === '') throw new SesameError('invalid_request', `environment variable ${name} is required`);
+  return v;
+}
+
+let cachedVersion: string | undefined;
+export function packageVersion(): string {
+  if (cachedVersion) return cachedVersion;
+  try {
+    cachedVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    // Bundled into a Lambda the file is not there; the build injects the version instead.
+    cachedVersion = process.env.SESAME_VERSION ?? '0.0.0';
+  }
+  return cachedVersion;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const d = DEFAULT_BROKER_OPTIONS;
+  return {
+    home: env.SESAME_HOME || '.sesame',
+    kmsKeyId: env.SESAME_KMS_KEY_ID || undefined,
+    version: env.SESAME_VERSION || packageVersion(),
+    broker: {
+      refreshMarginSeconds: seconds(env, 'SESAME_TOKEN_REFRESH_MARGIN', d.refreshMarginSeconds, 0, 3_600),
+      defaultTokenTtlSeconds: seconds(env, 'SESAME_TOKEN_DEFAULT_TTL', d.defaultTokenTtlSeconds, 1, 86_400),
+      maxTokenTtlSeconds: seconds(env, 'SESAME_TOKEN_MAX_TTL', d.maxTokenTtlSeconds, 1, 7 * 86_400),
+      secretTtlSeconds: seconds(env, 'SESAME_SECRET_CACHE_TTL', d.secretTtlSeconds, 0, 3_600),
+      retryAfterSeconds: seconds(env, 'SESAME_RETRY_AFTER', d.retryAfterSeconds, 1, 3_600),
+      retry: {
+        timeoutMs: seconds(env, 'SESAME_UPSTREAM_TIMEOUT_MS', DEFAULT_RETRY.timeoutMs, 10, 60_000),
+        attempts: seconds(env, 'SESAME_UPSTREAM_ATTEMPTS', DEFAULT_RETRY.attempts, 1, 10),
+        minDelayMs: seconds(env, 'SESAME_UPSTREAM_MIN_DELAY_MS', DEFAULT_RETRY.minDelayMs, 0, 60_000),
+        maxDelayMs: seconds(env, 'SESAME_UPSTREAM_MAX_DELAY_MS', DEFAULT_RETRY.maxDelayMs, 0, 60_000),
+      },
+    },
+  };
+}

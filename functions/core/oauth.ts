@@ -1,0 +1,96 @@
+import pRetry from 'p-retry';
+import { isSesameError, SesameError } from './errors.ts';
+import type { OAuthMaterial } from './platforms/types.ts';
+import type { HttpClient, Log } from './ports.ts';
+
+export interface RetryPolicy {
+  /** Per attempt. */
+  timeoutMs: number;
+  attempts: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { timeoutMs: 5_000, attempts: 3, minDelayMs: 200, maxDelayMs: 2_000 };
+
+export interface TokenResult {
+  accessToken: string;
+  tokenType: string;
+  expiresIn: number | undefined;
+  scope: string | undefined;
+}
+
+const SAFE_ERROR_CODE = /^[\x21-\x7e]{1,64}$/;
+
+function upstreamErrorCode(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown };
+    return typeof parsed.error === 'string' && SAFE_ERROR_CODE.test(parsed.error) ? parsed.error : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseTokenResponse(body: string, endpoint: string): TokenResult {
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(body) as Record<string, unknown>;
+  } catch {
+    json = {};
+  }
+  const { access_token, token_type, expires_in, scope } = json;
+  const expires = typeof expires_in === 'string' ? Number(expires_in) : expires_in;
+  if (typeof access_token !== 'string' || access_token.length === 0 || (typeof token_type === 'string' && token_type.toLowerCase() !== 'bearer')) {
+    throw new SesameError('upstream_rejected', `the token endpoint ${endpoint} answered without a usable bearer token`, {
+      details: { upstream_error: 'invalid_token_response' },
+    });
+  }
+  return {
+    accessToken: access_token,
+    tokenType: 'Bearer',
+    expiresIn: typeof expires === 'number' && Number.isFinite(expires) && expires > 0 ? expires : undefined,
+    scope: typeof scope === 'string' ? scope : undefined,
+  };
+}
+
+/**
+ * One client_credentials exchange: a fresh form per attempt, retried with jittered
+ * backoff on network errors, timeouts, 5xx and 429; a 4xx is final.
+ */
+export async function fetchToken(http: HttpClient, material: OAuthMaterial, policy: RetryPolicy, log?: Log): Promise<TokenResult> {
+  const endpoint = material.tokenEndpoint;
+  return pRetry(
+    async () => {
+      const form = await material.form();
+      const res = await http.request({
+        method: 'POST',
+        url: endpoint,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams(form).toString(),
+        timeoutMs: policy.timeoutMs,
+      });
+      if (res.status >= 200 && res.status < 300) return parseTokenResponse(res.body, endpoint);
+      const upstream_error = upstreamErrorCode(res.body);
+      const details = { upstream_status: res.status, ...(upstream_error ? { upstream_error } : {}) };
+      if (res.status === 429 || res.status >= 500) {
+        throw new SesameError('upstream_unavailable', `the token endpoint ${endpoint} answered ${res.status}`, { details });
+      }
+      throw new SesameError('upstream_rejected', `the token endpoint ${endpoint} refused the request (${res.status}${upstream_error ? ` ${upstream_error}` : ''})`, {
+        details,
+      });
+    },
+    {
+      retries: policy.attempts - 1,
+      minTimeout: policy.minDelayMs,
+      maxTimeout: policy.maxDelayMs,
+      factor: 2,
+      randomize: true,
+      shouldRetry: ({ error }) => isSesameError(error, 'upstream_unavailable'),
+      onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+        if (isSesameError(error, 'upstream_unavailable')) {
+          log?.warn('upstream attempt failed', { endpoint, attempt: attemptNumber, retries_left: retriesLeft, reason: error.message });
+        }
+      },
+    },
+  );
+}

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { SesameError } from '../errors.ts';
+import { parseCertificates } from '../x509.ts';
+import { certificatePem } from './fields.ts';
+import { definePlatform } from './types.ts';
+
+/** Chorus Pro EDI / certificate connections (source doc 002): tracked, nothing to vend. */
+
+const schema = z.strictObject({
+  certificate: certificatePem.optional(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  not_after: z.string().optional(),
+});
+type EdiFields = z.infer<typeof schema>;
+
+export default definePlatform<EdiFields>({
+  kind: 'chorus-edi',
+  title: { fr: 'Chorus Pro (EDI, connexion par certificat)', en: 'Chorus Pro (EDI, certificate connection)' },
+  environments: ['production', 'sandbox'],
+  schema,
+  secretFields: [],
+  expiries(f) {
+    if (!f.certificate) return [];
+    const certs = parseCertificates(f.certificate);
+    const leaf = certs[0];
+    if (!leaf) return [];
+    const out = [{ what: { fr: 'certificat Chorus Pro', en: 'Chorus Pro certificate' }, at: leaf.notAfter }];
+    const earliest = certs.slice(1).reduce<Date | undefined>((min, c) => (!min || c.notAfter < min ? c.notAfter : min), undefined);
+    if (earliest && earliest < leaf.notAfter) out.push({ what: { fr: 'chaîne du certificat Chorus Pro', en: 'Chorus Pro certificate chain' }, at: earliest });
+    return out;
+  },
+  material() {
+    throw new SesameError('invalid_request', 'chorus-edi credentials have nothing to vend: Sesame tracks the certificate for validity and expiry only');
+  },
+  renewal: {
+    fr: [
+      'Commander le nouveau certificat (niveau RGS* au moins, autorité de la liste LSTI / liste de confiance européenne), de même type (SSL Client et/ou SSL Serveur) que l’actuel.',
+      'L’exporter en PKCS#7 (.p7b) avec la chaîne complète, partie publique seulement.',
+      'Le déposer dans Sesame (`sesame cert upload`) pour vérification, puis dans Chorus Pro, menu « Raccordements EDI et API ».',
+      'Prévoir 2 à 24 heures avant sa prise en compte par Chorus Pro : renouveler bien avant l’échéance.',
+    ],
+    en: [
+      'Order the new certificate (RGS* level at least, from a CA of the LSTI / EU trusted list), of the same type (SSL Client and/or SSL Server) as the current one.',
+      'Export it as PKCS#7 (.p7b) with the complete chain, public part only.',
+      'Upload it to Sesame (`sesame cert upload`) to check it, then to Chorus Pro, "Raccordements EDI et API" menu.',
+      'Allow 2 to 24 hours before Chorus Pro takes it into account: renew well before the deadline.',
+    ],
+  },
+});

@@ -1,0 +1,68 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { z } from 'zod';
+import { parseCertificates } from '../x509.ts';
+
+/** Field schemas shared by several platforms. */
+
+export const text = (max = 512) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** HTTPS only, except plain HTTP on loopback so that apps can test against local servers. */
+export const endpointUrl = z.string().superRefine((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be an absolute URL' });
+    return;
+  }
+  const ok = url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
+  if (!ok) ctx.addIssue({ code: 'custom', message: 'must be an https:// URL (http:// only on loopback)' });
+  if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not embed credentials' });
+});
+
+export const isoDate = z
+  .string()
+  .refine((v) => /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(v) && !Number.isNaN(Date.parse(v)), {
+    message: 'must be an ISO 8601 date (YYYY-MM-DD or a full timestamp)',
+  });
+
+export function loadPrivateKey(pem: string): KeyObject | undefined {
+  if (!/-----BEGIN PRIVATE KEY-----/.test(pem)) return undefined;
+  try {
+    return createPrivateKey({ key: pem, format: 'pem' });
+  } catch {
+    return undefined;
+  }
+}
+
+export const privateKeyPem = z.string().refine((v) => loadPrivateKey(v) !== undefined, {
+  message: 'must be an unencrypted PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----)',
+});
+
+export const certificatePem = z.string().refine(
+  (v) => {
+    try {
+      return parseCertificates(v).length > 0;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must hold at least one PEM certificate (-----BEGIN CERTIFICATE-----)' },
+);
+
+export const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/, 'must be a valid HTTP header name');
+
+export const addDays = (d: Date, days: number): Date => new Date(d.getTime() + days * 86_400_000);
+
+export function addMonths(d: Date, months: number): Date {
+  const r = new Date(d.getTime());
+  const day = r.getUTCDate();
+  r.setUTCDate(1);
+  r.setUTCMonth(r.getUTCMonth() + months);
+  // Clamp to the month's last day: 31 Aug + 6 months is 28/29 Feb, not 3 March.
+  const last = new Date(Date.UTC(r.getUTCFullYear(), r.getUTCMonth() + 1, 0)).getUTCDate();
+  r.setUTCDate(Math.min(day, last));
+  return r;
+}

@@ -1,0 +1,148 @@
+import type { KeyObject } from 'node:crypto';
+import { z } from 'zod';
+import { algorithmFor, CLIENT_ASSERTION_TYPE, signClientAssertion, type AssertionAlg } from '../assertion.ts';
+import { parseCertificates } from '../x509.ts';
+import { certificatePem, endpointUrl, loadPrivateKey, privateKeyPem, text } from './fields.ts';
+import { definePlatform, type Environment, type PlatformContext } from './types.ts';
+
+/** Belgian CareerPro Federal Learning Account, socialsecurity.be (source doc 003). */
+
+const TOKEN_ENDPOINTS: Partial<Record<Environment, string>> = {
+  production: 'https://services.socialsecurity.be/REST/oauth/v5/token',
+  acceptance: 'https://services-acpt.socialsecurity.be/REST/oauth/v5/token',
+};
+const BASE_URLS: Partial<Record<Environment, string>> = {
+  production: 'https://services.socialsecurity.be/REST',
+  acceptance: 'https://services-acpt.socialsecurity.be/REST',
+};
+
+const schema = z
+  .strictObject({
+    client_id: text(256),
+    private_key: privateKeyPem,
+    certificate: certificatePem.optional(),
+    quality: z.enum(['employer', 'provider', 'training-provider']),
+    token_endpoint: endpointUrl.optional(),
+    scope: text(1024).optional(),
+    alg: z.enum(['RS256', 'PS256', 'ES384', 'ES512']).optional(),
+    kid: text(256).optional(),
+    assertion_ttl: z.number().int().min(30).max(600).optional(),
+    base_url: endpointUrl.optional(),
+  })
+  .superRefine((f, ctx) => {
+    const key = loadPrivateKey(f.private_key);
+    if (!key) return;
+    if (!algorithmFor(key)) {
+      ctx.addIssue({ code: 'custom', path: ['private_key'], message: 'must be an RSA (2048, 3072 or 4096 bits) or EC P-384/P-521 key, as Chaman requires' });
+      return;
+    }
+    const bits = key.asymmetricKeyDetails?.modulusLength;
+    if (key.asymmetricKeyType === 'rsa' && bits !== 2048 && bits !== 3072 && bits !== 4096) {
+      ctx.addIssue({ code: 'custom', path: ['private_key'], message: `RSA key of ${bits} bits: Chaman accepts 2048, 3072 or 4096` });
+    }
+    if (f.alg && !algorithmFor(key, f.alg)) {
+      ctx.addIssue({ code: 'custom', path: ['alg'], message: `${f.alg} does not fit a ${key.asymmetricKeyType} key` });
+    }
+    if (f.certificate) {
+      const leaf = parseCertificates(f.certificate)[0];
+      if (leaf && !leaf.certificate.checkPrivateKey(key)) {
+        ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'does not match private_key (another key pair)' });
+      }
+    }
+  });
+
+type FlaFields = z.infer<typeof schema>;
+
+// Importing a key costs far more than signing with it: keep one per secret body.
+const keys = new WeakMap<FlaFields, { key: KeyObject; alg: AssertionAlg }>();
+
+function signingKey(f: FlaFields): { key: KeyObject; alg: AssertionAlg } {
+  let entry = keys.get(f);
+  if (!entry) {
+    const key = loadPrivateKey(f.private_key);
+    const alg = key && algorithmFor(key, f.alg);
+    if (!key || !alg) throw new Error('fla private key failed validation after parsing');
+    entry = { key, alg };
+    keys.set(f, entry);
+  }
+  return entry;
+}
+
+const tokenEndpoint = (f: FlaFields, ctx: PlatformContext): string =>
+  f.token_endpoint ?? TOKEN_ENDPOINTS[ctx.environment] ?? (TOKEN_ENDPOINTS.production as string);
+
+async function assertion(f: FlaFields, ctx: PlatformContext) {
+  const { key, alg } = signingKey(f);
+  const endpoint = tokenEndpoint(f, ctx);
+  const signed = await signClientAssertion({
+    key,
+    alg,
+    clientId: f.client_id,
+    audience: endpoint,
+    now: ctx.clock.now(),
+    ...(f.assertion_ttl ? { ttlSeconds: f.assertion_ttl } : {}),
+    ...(f.kid ? { kid: f.kid } : {}),
+  });
+  return { jwt: signed.jwt, expiresAt: signed.expiresAt, endpoint };
+}
+
+export default definePlatform<FlaFields>({
+  kind: 'fla',
+  title: { fr: 'Federal Learning Account (CareerPro, sécurité sociale belge)', en: 'Federal Learning Account (CareerPro, Belgian social security)' },
+  environments: ['production', 'acceptance'],
+  schema,
+  secretFields: ['private_key'],
+  expiries(f) {
+    if (!f.certificate) return [];
+    const certs = parseCertificates(f.certificate);
+    const leaf = certs[0];
+    if (!leaf) return [];
+    const out = [{ what: { fr: 'certificat Chaman', en: 'Chaman certificate' }, at: leaf.notAfter }];
+    const earliest = certs.slice(1).reduce<Date | undefined>((min, c) => (!min || c.notAfter < min ? c.notAfter : min), undefined);
+    if (earliest && earliest < leaf.notAfter) out.push({ what: { fr: 'chaîne du certificat Chaman', en: 'Chaman certificate chain' }, at: earliest });
+    return out;
+  },
+  material(f, ctx) {
+    return {
+      type: 'oauth',
+      tokenEndpoint: tokenEndpoint(f, ctx),
+      baseUrl: f.base_url ?? BASE_URLS[ctx.environment] ?? null,
+      async form() {
+        const { jwt } = await assertion(f, ctx);
+        // No client_id: the portal identifies the client from the assertion alone.
+        return {
+          grant_type: 'client_credentials',
+          client_assertion_type: CLIENT_ASSERTION_TYPE,
+          client_assertion: jwt,
+          ...(f.scope ? { scope: f.scope } : {}),
+        };
+      },
+      headers: (token) => ({ Authorization: `Bearer ${token}` }),
+    };
+  },
+  async assertion(f, ctx) {
+    const { jwt, expiresAt, endpoint } = await assertion(f, ctx);
+    return {
+      client_assertion: jwt,
+      client_assertion_type: CLIENT_ASSERTION_TYPE,
+      token_endpoint: endpoint,
+      expires_at: expiresAt.toISOString(),
+    };
+  },
+  renewal: {
+    fr: [
+      'Générer une nouvelle paire de clés et un certificat (RSA 2048/3072/4096 ou EC P-384/P-521, SHA-256/384/512, usage Digital Signature) : `sesame fla keygen`, ou un certificat qualifié.',
+      'Se connecter à Chaman (socialsecurity.be → Entreprise → Chaman → gérer vos canaux techniques) avec CSAM (eID ou itsme).',
+      'Ouvrir le compte webservice REST du canal FLA, « Ajouter un certificat », charger le fichier .cer (clé publique) et lui donner un nom.',
+      'Garder l’ancien certificat actif jusqu’à ce que Sesame utilise le nouveau (un compte peut porter plusieurs certificats), puis le retirer.',
+      'Enregistrer la nouvelle clé privée et le certificat dans Sesame (`sesame credential set`).',
+    ],
+    en: [
+      'Generate a new key pair and certificate (RSA 2048/3072/4096 or EC P-384/P-521, SHA-256/384/512, key usage Digital Signature): `sesame fla keygen`, or a qualified certificate.',
+      'Sign in to Chaman (socialsecurity.be → Company → Chaman → manage your technical channels) with CSAM (eID or itsme).',
+      'Open the REST web-service account of the FLA channel, "Add a certificate", upload the .cer file (public key) and name it.',
+      'Keep the old certificate active until Sesame uses the new one (an account may hold several certificates), then remove it.',
+      'Store the new private key and certificate in Sesame (`sesame credential set`).',
+    ],
+  },
+});

@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { SesameError } from '../../errors.ts';
+import type { Steps } from '../../text.ts';
+import { addMonths, endpointUrl, headerName, isoDate, text } from '../fields.ts';
+import { definePlatform, type Platform } from '../types.ts';
+
+/**
+ * The Convergence CFA/OPCO API (source doc 000): one CFA_KEY per (CFA, OPCO), sent as
+ * `X-API-KEY` with fixed EDITEUR / LOGICIEL / VERSION headers. What differs between
+ * OPCOs (name, how to get a key, key lifetime) is declared in one file per OPCO.
+ */
+export interface OpcoDefinition {
+  /** The kind suffix: `opco-<id>`. */
+  id: string;
+  name: string;
+  /** When the OPCO caps a key's lifetime (Ocapiat: 6 months, chosen at generation). */
+  maxLifetimeMonths?: number;
+  /** Whether regenerating a key overwrites the previous one at once. */
+  regenerationOverwrites?: boolean;
+  renewal?: Steps;
+}
+
+const GENERIC_RENEWAL = (name: string): Steps => ({
+  fr: [
+    `La procédure d’obtention de la clé CFA n’est pas publiée pour ${name} : la demander à l’OPCO (extranet CFA ou support API).`,
+    'Enregistrer la nouvelle clé et sa date de fin de validité dans Sesame (`sesame credential set`, champs `cfa_key` et `expires_at`).',
+  ],
+  en: [
+    `How to obtain the CFA key is not published for ${name}: ask the OPCO (CFA extranet or API support).`,
+    'Store the new key and its end of validity in Sesame (`sesame credential set`, fields `cfa_key` and `expires_at`).',
+  ],
+});
+
+export function defineOpco(def: OpcoDefinition): Platform<unknown> {
+  const schema = z.strictObject({
+    cfa_key: text(1024),
+    expires_at: isoDate.optional(),
+    lifetime_months: def.maxLifetimeMonths
+      ? z.number().int().min(1).max(def.maxLifetimeMonths, `${def.name} keys last ${def.maxLifetimeMonths} months at most`).optional()
+      : z.never({ error: `${def.name} keys have no lifetime to declare; give expires_at instead` }).optional(),
+    issued_at: isoDate.optional(),
+    editeur: text(256).optional(),
+    logiciel: text(256).optional(),
+    version: text(64).optional(),
+    header_names: z
+      .strictObject({ api_key: headerName.optional(), editeur: headerName.optional(), logiciel: headerName.optional(), version: headerName.optional() })
+      .optional(),
+    base_url: endpointUrl.optional(),
+  });
+  type OpcoFields = z.infer<typeof schema>;
+
+  return definePlatform<OpcoFields>({
+    kind: `opco-${def.id}`,
+    title: { fr: `CFA_KEY ${def.name} (Convergence CFA/OPCO)`, en: `${def.name} CFA_KEY (Convergence CFA/OPCO)` },
+    environments: ['production'],
+    schema,
+    secretFields: ['cfa_key'],
+    prepare(f, ctx) {
+      if (!def.maxLifetimeMonths) return f;
+      const issued = f.issued_at ? new Date(f.issued_at) : ctx.clock.now();
+      const latest = addMonths(issued, def.maxLifetimeMonths);
+      const expires = f.lifetime_months ? addMonths(issued, f.lifetime_months) : f.expires_at ? new Date(f.expires_at) : undefined;
+      if (f.lifetime_months && f.expires_at && new Date(f.expires_at).getTime() !== expires?.getTime()) {
+        throw new SesameError('invalid_request', `${def.name}: give lifetime_months or expires_at, not two different ends`, { details: { field: 'expires_at' } });
+      }
+      if (expires && expires > latest) {
+        throw new SesameError('invalid_request', `${def.name} keys last ${def.maxLifetimeMonths} months at most: expires_at is later than issued_at + ${def.maxLifetimeMonths} months`, {
+          details: { field: 'expires_at' },
+        });
+      }
+      return { ...f, issued_at: issued.toISOString(), ...(expires ? { expires_at: expires.toISOString() } : {}) };
+    },
+    expiries(f) {
+      return f.expires_at ? [{ what: { fr: `clé CFA ${def.name}`, en: `${def.name} CFA key` }, at: new Date(f.expires_at) }] : [];
+    },
+    material(f) {
+      const n = f.header_names ?? {};
+      const headers: Record<string, string> = { [n.api_key ?? 'X-API-KEY']: f.cfa_key };
+      if (f.editeur) headers[n.editeur ?? 'EDITEUR'] = f.editeur;
+      if (f.logiciel) headers[n.logiciel ?? 'LOGICIEL'] = f.logiciel;
+      if (f.version) headers[n.version ?? 'VERSION'] = f.version;
+      return { type: 'static', headers, baseUrl: f.base_url ?? null, expiresAt: f.expires_at ? new Date(f.expires_at) : null };
+    },
+    renewal: def.renewal ?? GENERIC_RENEWAL(def.name),
+  });
+}

@@ -1,0 +1,73 @@
+import type { z } from 'zod';
+import type { Clock } from '../ports.ts';
+import type { Steps, Text } from '../text.ts';
+
+export type Environment = 'production' | 'acceptance' | 'sandbox';
+export const ENVIRONMENTS: readonly Environment[] = ['production', 'acceptance', 'sandbox'];
+
+export interface PlatformContext {
+  tenant: string;
+  credential: string;
+  environment: Environment;
+  clock: Clock;
+}
+
+/** A date after which the credential stops working upstream. */
+export interface Expiry {
+  what: Text;
+  at: Date;
+}
+
+/** Headers that do not need a call upstream. */
+export interface StaticMaterial {
+  type: 'static';
+  headers: Record<string, string>;
+  baseUrl: string | null;
+  expiresAt: Date | null;
+}
+
+/** An OAuth2 client_credentials exchange; the broker caches and retries it. */
+export interface OAuthMaterial {
+  type: 'oauth';
+  tokenEndpoint: string;
+  /** Called once per attempt, so that a signed assertion is never replayed. */
+  form(): Promise<Record<string, string>>;
+  headers(accessToken: string): Record<string, string>;
+  baseUrl: string | null;
+}
+
+export type Material = StaticMaterial | OAuthMaterial;
+
+export interface AssertionMaterial {
+  client_assertion: string;
+  client_assertion_type: string;
+  token_endpoint: string;
+  expires_at: string;
+}
+
+/**
+ * Everything Sesame knows about one platform. Adding a platform is one module
+ * exporting one of these and one line in the registry.
+ */
+export interface Platform<F = unknown> {
+  kind: string;
+  title: Text;
+  environments: readonly Environment[];
+  /** Strict schema of the secret body's `fields`. */
+  schema: z.ZodType<F>;
+  /** Field names whose values are secret: redacted wherever a record is shown. */
+  secretFields: readonly string[];
+  /** Normalises fields at registration (e.g. a lifetime into an end date); throws invalid_request. */
+  prepare?(fields: F, ctx: PlatformContext): F;
+  /** Dates after which something stops working, soonest not necessarily first. */
+  expiries(fields: F, ctx: PlatformContext): Expiry[];
+  /** What to send upstream; throws SesameError when the kind has nothing to vend. */
+  material(fields: F, ctx: PlatformContext): Material;
+  /** Only for kinds that authenticate with a signed client assertion. */
+  assertion?(fields: F, ctx: PlatformContext): Promise<AssertionMaterial>;
+  /** How a person renews what expires, on that platform. */
+  renewal: Steps;
+}
+
+/** Erases the field type so platforms of every kind fit one registry. */
+export const definePlatform = <F>(p: Platform<F>): Platform<unknown> => p as unknown as Platform<unknown>;

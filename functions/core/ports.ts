@@ -1,0 +1,64 @@
+/**
+ * The ports the domain depends on. Adapters implement them for AWS and for local
+ * use; tests use the local ones or real servers on loopback.
+ */
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+export type Tags = Record<string, string>;
+
+export interface SecretVersion {
+  name: string;
+  /** The decoded JSON body. */
+  value: unknown;
+  version: string;
+  createdAt: Date | undefined;
+}
+
+export interface SecretListing {
+  items: { name: string; tags: Tags }[];
+  nextToken: string | undefined;
+}
+
+/**
+ * Named JSON secrets. Every put is a new version and the previous one stays
+ * readable; tags are public facts readable without decrypting anything.
+ */
+export interface SecretStore {
+  get(name: string): Promise<SecretVersion | undefined>;
+  getPrevious(name: string): Promise<SecretVersion | undefined>;
+  put(name: string, value: unknown, tags?: Tags): Promise<{ version: string }>;
+  tag(name: string, tags: Tags): Promise<void>;
+  list(options: { prefix: string; nextToken?: string; pageSize?: number }): Promise<SecretListing>;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+  timeoutMs: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Throws SesameError `upstream_unavailable` on network failure or timeout. */
+export interface HttpClient {
+  request(req: HttpRequest): Promise<HttpResponse>;
+}
+
+/** Structured logging; implementations must only ever receive non-secret facts. */
+export interface Log {
+  debug(message: string, ...extra: Record<string, unknown>[]): void;
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+  error(message: string, ...extra: Record<string, unknown>[]): void;
+}

@@ -1,0 +1,33 @@
+import { X509Certificate, type KeyObject } from 'node:crypto';
+import { pemBlocks } from './bytes.ts';
+
+/**
+ * Minimal certificate facts through node:crypto, enough for the credential kinds to
+ * know what expires. The full rule-by-rule validator lives with certificate intake.
+ */
+export interface CertificateFacts {
+  subject: string;
+  notBefore: Date;
+  notAfter: Date;
+  sha256: string;
+  certificate: X509Certificate;
+}
+
+export function parseCertificates(pem: string): CertificateFacts[] {
+  return pemBlocks(pem)
+    .filter((b) => b.label === 'CERTIFICATE')
+    .map((b) => {
+      const certificate = new X509Certificate(b.der);
+      return {
+        subject: certificate.subject,
+        notBefore: new Date(certificate.validFrom),
+        notAfter: new Date(certificate.validTo),
+        sha256: certificate.fingerprint256.replace(/:/g, '').toLowerCase(),
+        certificate,
+      };
+    });
+}
+
+export function certificateMatchesKey(cert: X509Certificate, key: KeyObject): boolean {
+  return cert.checkPrivateKey(key);
+}
