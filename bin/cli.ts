@@ -6,7 +6,6 @@ import { readConfig } from '../functions/core/config.ts';
 import { SesameError } from '../functions/core/errors.ts';
 import { KINDS } from '../functions/core/platforms/index.ts';
 import { ENVIRONMENTS } from '../functions/core/platforms/types.ts';
-import { seedDemo } from '../functions/local/demo.ts';
 import { startLocalServer } from '../functions/local/server.ts';
 
 /** `sesame`: administration on the local store (default) or on AWS (--aws), and the local broker. */
@@ -167,7 +166,8 @@ export function buildProgram(): Command {
       if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) throw new SesameError('invalid_request', '--port must be a number from 0 to 65535');
       const config = readConfig();
       const s = await system(g(cmd), 'INFO');
-      const demo = o.demo ? await seedDemo(s) : undefined;
+      // Loaded only here: the demo OAuth2 server is not needed by any other command.
+      const demo = o.demo ? await (await import('../functions/local/demo.ts')).seedDemo(s) : undefined;
       let server;
       try {
         server = await startLocalServer(s, { port: o.port });

@@ -51,7 +51,7 @@ describe('the local encrypted store', () => {
   });
 
   it.each([
-    ['a flipped ciphertext byte', (f: any) => { const d = Buffer.from(f.versions[0].data, 'base64'); d[0] ^= 1; f.versions[0].data = d.toString('base64'); }],
+    ['a flipped ciphertext byte', (f: any) => { const d = Buffer.from(f.versions[0].data, 'base64'); d[0] = (d[0] ?? 0) ^ 1; f.versions[0].data = d.toString('base64'); }],
     ['an edited tag', (f: any) => { f.tags['sesame:kind'] = 'opco-atlas'; }],
     ['a swapped name', (f: any) => { f.name = 'sesame/acme/other'; }],
     ['a changed version id', (f: any) => { f.versions[0].id = 'forged'; }],

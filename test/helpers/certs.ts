@@ -2,7 +2,9 @@ import 'reflect-metadata';
 import { webcrypto, type KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+type CryptoKeyPair = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'];
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 /** A self-signed certificate for a node:crypto key pair, issued at test time. */
 export async function selfSigned(
@@ -20,7 +22,7 @@ export async function selfSigned(
     name: options.name ?? 'CN=Test Company, O=Test Company, C=BE',
     notBefore: options.notBefore ?? new Date('2026-01-01T00:00:00Z'),
     notAfter: options.notAfter ?? new Date('2028-01-01T00:00:00Z'),
-    keys: { privateKey: privateKey as unknown as CryptoKey, publicKey: publicKey as unknown as CryptoKey },
+    keys: { privateKey, publicKey } as unknown as CryptoKeyPair,
     signingAlgorithm: alg,
     extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
   });
