@@ -1,0 +1,47 @@
+import { Arn, ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+
+/** Secret name prefixes; each function is granted only the ones it reads. */
+export const SECRET_PREFIXES = {
+  credentials: 'sesame/',
+  tenants: 'sesame-tenants/',
+  apps: 'sesame-apps/',
+} as const;
+
+/**
+ * Where credentials live: Secrets Manager entries under fixed prefixes, encrypted
+ * with a customer-managed key of this stack.
+ */
+export class SecretsVault extends Construct {
+  readonly key: kms.Key;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    this.key = new kms.Key(this, 'Key', {
+      description: 'Sesame: encrypts tenant credentials, app keys and tenant records',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  /** ARN pattern of every secret under a prefix (Secrets Manager appends a random suffix). */
+  arnFor(prefix: string): string {
+    return Arn.format({ service: 'secretsmanager', resource: 'secret', resourceName: `${prefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }, Stack.of(this));
+  }
+
+  /** Read-only: the current value of secrets under these prefixes, and decryption through Secrets Manager only. */
+  grantRead(grantee: iam.IGrantable, ...prefixes: string[]): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: prefixes.map((p) => this.arnFor(p)) }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [this.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
+  }
+}

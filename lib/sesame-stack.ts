@@ -1,0 +1,17 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { SecretsVault } from './secrets-vault.ts';
+import { TokenApi } from './token-api.ts';
+
+/** The one Sesame stack: capabilities composed over one secrets vault. */
+export class SesameStack extends Stack {
+  readonly vault: SecretsVault;
+  readonly tokenApi: TokenApi;
+
+  constructor(scope: Construct, id: string, props: StackProps = {}) {
+    super(scope, id, props);
+    this.vault = new SecretsVault(this, 'Secrets');
+    this.tokenApi = new TokenApi(this, 'TokenApi', { vault: this.vault });
+    new CfnOutput(this, 'KmsKeyArn', { value: this.vault.key.keyArn, description: 'Set SESAME_KMS_KEY_ID to this when filling credentials with sesame --aws' });
+  }
+}

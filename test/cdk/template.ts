@@ -1,0 +1,45 @@
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { SesameStack } from '../../lib/sesame-stack.ts';
+
+/** The synthesized stack, without bundling (esbuild output is not under test here). */
+export function synth(): { template: Template; stack: SesameStack } {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new SesameStack(app, 'Test', { env: { account: '111122223333', region: 'eu-west-3' } });
+  return { template: Template.fromStack(stack), stack };
+}
+
+/** Renders CloudFormation intrinsics as readable strings, to compare ARNs as text. */
+export function render(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(render);
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if ('Fn::Join' in o) {
+      const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
+      return parts.map((p) => String(render(p))).join(sep);
+    }
+    if ('Ref' in o) return `\${${String(o.Ref)}}`;
+    if ('Fn::GetAtt' in o) return `\${${(o['Fn::GetAtt'] as string[]).join('.')}}`;
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, render(x)]));
+  }
+  return v;
+}
+
+export interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: string | string[];
+  Condition?: unknown;
+}
+
+/** Every IAM statement attached to the role of the function whose logical id starts with `prefix`. */
+export function statementsOf(template: Template, prefix: string): Statement[] {
+  const fns = template.findResources('AWS::Lambda::Function');
+  const fnId = Object.keys(fns).find((id) => id.startsWith(prefix));
+  if (!fnId) throw new Error(`no function ${prefix}`);
+  const roleRef = (fns[fnId]!.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+  const policies = template.findResources('AWS::IAM::Policy');
+  return Object.values(policies)
+    .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleRef))
+    .flatMap((p) => render(p.Properties.PolicyDocument.Statement) as Statement[]);
+}
