@@ -31,23 +31,32 @@ const COMPILED = ROUTES.map((route) => ({
 
 /** Finds the route of a request, or throws not_found / method_not_allowed. */
 export function matchRoute(method: string, path: string): { route: Route; params: Record<string, string> } {
-  const matches = COMPILED.filter((c) => c.pattern.test(path));
-  if (matches.length === 0) throw new SesameError('not_found', `no such endpoint: ${path.slice(0, 200)}`);
-  const hit = matches.find((c) => c.route.method === method);
+  let groups: Record<string, string> | undefined;
+  let hit: Route | undefined;
+  const allowed: string[] = [];
+  for (const c of COMPILED) {
+    const m = c.pattern.exec(path);
+    if (!m) continue;
+    allowed.push(c.route.method);
+    if (c.route.method === method) {
+      hit = c.route;
+      groups = m.groups;
+      break;
+    }
+  }
   if (!hit) {
-    throw new SesameError('method_not_allowed', `${method.slice(0, 16)} is not allowed here; use ${matches.map((m) => m.route.method).join(', ')}`, {
-      details: { allow: matches.map((m) => m.route.method) },
-    });
+    if (allowed.length === 0) throw new SesameError('not_found', `no such endpoint: ${path.slice(0, 200)}`);
+    throw new SesameError('method_not_allowed', `${method.slice(0, 16)} is not allowed here; use ${allowed.join(', ')}`, { details: { allow: allowed } });
   }
   const params: Record<string, string> = {};
-  for (const [k, v] of Object.entries(hit.pattern.exec(path)?.groups ?? {})) {
+  for (const [k, v] of Object.entries(groups ?? {})) {
     try {
-      params[k] = decodeURIComponent(v);
+      params[k] = v.includes('%') ? decodeURIComponent(v) : v;
     } catch {
       throw new SesameError('invalid_request', `path parameter ${k} is not valid percent-encoding`);
     }
   }
-  return { route: hit.route, params };
+  return { route: hit, params };
 }
 
 export interface ApiRequest {
@@ -64,9 +73,9 @@ export interface ApiResponse {
   body: string;
 }
 
-const json = (statusCode: number, value: unknown, headers: Record<string, string> = {}): ApiResponse => ({
+const json = (statusCode: number, value: unknown, cacheControl = 'no-store'): ApiResponse => ({
   statusCode,
-  headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+  headers: { 'content-type': 'application/json', 'cache-control': cacheControl },
   body: JSON.stringify(value),
 });
 
@@ -110,7 +119,7 @@ export class Api {
         case 'health':
           return json(200, { status: 'ok', version: this.version });
         case 'openapi':
-          return json(200, openApiDocument(this.version), { 'cache-control': 'public, max-age=300' });
+          return json(200, openApiDocument(this.version), 'public, max-age=300');
         case 'token':
           return json(200, await this.broker.token(req.principal as Principal, params.tenant ?? '', params.credential ?? ''));
         case 'assertion':

@@ -104,14 +104,15 @@ export class Apps {
 
   /** Unknown, malformed and revoked keys all end the same way: unauthorized. */
   async verify(key: string | undefined, lookup: (app: string) => Promise<AppRecord | undefined> = (a) => this.find(a)): Promise<Principal> {
-    const refused = new SesameError('unauthorized', 'a valid app key is required: Authorization: Bearer <app key>');
+    // Built only on refusal: an Error captures a stack, too costly for every request.
+    const refused = () => new SesameError('unauthorized', 'a valid app key is required: Authorization: Bearer <app key>');
     const m = KEY_PATTERN.exec(key ?? '');
-    if (!m || !key) throw refused;
+    if (!m || !key) throw refused();
     const record = await lookup(m[1] as string);
     const presented = sha256(key);
     // Compare even when the app is unknown so that timing does not tell apps apart.
     const stored = record ? Buffer.from(record.key_sha256, 'hex') : Buffer.alloc(32);
-    if (!timingSafeEqual(presented, stored) || !record || record.revoked_at) throw refused;
+    if (!timingSafeEqual(presented, stored) || !record || record.revoked_at) throw refused();
     return { app: record.app, tenants: new Set(record.tenants), kinds: record.kinds ? new Set(record.kinds) : undefined };
   }
 }

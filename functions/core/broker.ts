@@ -4,7 +4,7 @@ import { describeError, isSesameError, SesameError } from './errors.ts';
 import { parseCredentialId, parseTenantId } from './ids.ts';
 import { DEFAULT_RETRY, fetchToken, type RetryPolicy, type TokenResult } from './oauth.ts';
 import { KINDS } from './platforms/index.ts';
-import type { AssertionMaterial, OAuthMaterial, PlatformContext } from './platforms/types.ts';
+import type { AssertionMaterial, Expiry, OAuthMaterial, PlatformContext } from './platforms/types.ts';
 import type { Clock, HttpClient, Log } from './ports.ts';
 import type { Principal } from './apps.ts';
 
@@ -44,6 +44,13 @@ export interface TokenResponse {
   scope?: string | null;
 }
 
+/** A decrypted credential with what is derived from it once, not per request. */
+interface Loaded {
+  cred: Credential;
+  ctx: PlatformContext;
+  expiries: Expiry[];
+}
+
 interface CachedToken {
   version: string;
   token: TokenResult;
@@ -56,8 +63,8 @@ interface CachedToken {
  * upstream call.
  */
 export class Broker {
-  private readonly secrets: TtlCache<Credential>;
-  private readonly secretFlights = new SingleFlight<Credential>();
+  private readonly secrets: TtlCache<Loaded>;
+  private readonly secretFlights = new SingleFlight<Loaded>();
   private readonly tokens: TtlCache<CachedToken>;
   private readonly tokenFlights = new SingleFlight<TokenResult>();
   readonly options: BrokerOptions;
@@ -72,16 +79,28 @@ export class Broker {
   }
 
   async token(principal: Principal, tenant: string, credential: string): Promise<TokenResponse> {
-    const cred = await this.authorizedCredential(principal, tenant, credential);
-    const ctx = this.context(cred);
+    const { cred, ctx } = await this.authorizedCredential(principal, tenant, credential);
     const material = cred.platform.material(cred.fields, ctx);
-    const base = { tenant: cred.tenant, credential: cred.credential, kind: cred.kind, environment: cred.environment };
+    // Fields written out rather than spread from a shared object: on this hot path V8
+    // made the spread cost several times the rest of the method (see npm run bench).
     if (material.type === 'static') {
-      return { ...base, headers: material.headers, base_url: material.baseUrl, expires_at: material.expiresAt?.toISOString() ?? null, cached: false };
+      return {
+        tenant: cred.tenant,
+        credential: cred.credential,
+        kind: cred.kind,
+        environment: cred.environment,
+        headers: material.headers,
+        base_url: material.baseUrl,
+        expires_at: material.expiresAt?.toISOString() ?? null,
+        cached: false,
+      };
     }
     const { token, expiresAt, cached } = await this.accessToken(cred, material);
     return {
-      ...base,
+      tenant: cred.tenant,
+      credential: cred.credential,
+      kind: cred.kind,
+      environment: cred.environment,
       headers: material.headers(token.accessToken),
       base_url: material.baseUrl,
       expires_at: new Date(expiresAt).toISOString(),
@@ -93,45 +112,43 @@ export class Broker {
   }
 
   async assertion(principal: Principal, tenant: string, credential: string): Promise<AssertionMaterial> {
-    const cred = await this.authorizedCredential(principal, tenant, credential);
+    const { cred, ctx } = await this.authorizedCredential(principal, tenant, credential);
     if (!cred.platform.assertion) {
       throw new SesameError('invalid_request', `${cred.kind} credentials do not authenticate with a client assertion; use the token endpoint`);
     }
-    return cred.platform.assertion(cred.fields, this.context(cred));
+    return cred.platform.assertion(cred.fields, ctx);
   }
 
   /** Scope is checked from the ids alone, before any read, so a refusal says nothing about existence. */
-  private async authorizedCredential(principal: Principal, tenant: string, credential: string): Promise<Credential> {
+  private async authorizedCredential(principal: Principal, tenant: string, credential: string): Promise<Loaded> {
     parseTenantId(tenant);
     const { kind } = parseCredentialId(credential, KINDS);
     if (!principal.tenants.has(tenant) || (principal.kinds && !principal.kinds.has(kind))) {
       throw new SesameError('forbidden', `app "${principal.app}" may not use credential "${credential}" of tenant "${tenant}"`);
     }
-    const cred = await this.load(tenant, credential);
+    const loaded = await this.load(tenant, credential);
     const now = this.deps.clock.now();
-    for (const e of cred.platform.expiries(cred.fields, this.context(cred))) {
+    for (const e of loaded.expiries) {
       if (e.at <= now) {
         throw new SesameError('credential_expired', `the ${e.what.en} of "${credential}" (tenant "${tenant}") expired on ${e.at.toISOString()}`, {
           details: { tenant, credential, expired_at: e.at.toISOString() },
         });
       }
     }
-    return cred;
+    return loaded;
   }
 
-  private load(tenant: string, credential: string): Promise<Credential> {
+  private load(tenant: string, credential: string): Promise<Loaded> {
     const key = `${tenant}/${credential}`;
     const hit = this.secrets.get(key);
     if (hit) return Promise.resolve(hit);
     return this.secretFlights.run(key, async () => {
       const cred = await this.deps.credentials.get(tenant, credential);
-      this.secrets.set(key, cred, this.options.secretTtlSeconds * 1000);
-      return cred;
+      const ctx: PlatformContext = { tenant: cred.tenant, credential: cred.credential, environment: cred.environment, clock: this.deps.clock };
+      const loaded = { cred, ctx, expiries: cred.platform.expiries(cred.fields, ctx) };
+      this.secrets.set(key, loaded, this.options.secretTtlSeconds * 1000);
+      return loaded;
     });
-  }
-
-  private context(cred: Credential): PlatformContext {
-    return { tenant: cred.tenant, credential: cred.credential, environment: cred.environment, clock: this.deps.clock };
   }
 
   private async accessToken(cred: Credential, material: OAuthMaterial): Promise<{ token: TokenResult; expiresAt: number; cached: boolean }> {

@@ -2,9 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { System } from '../adapters/system.ts';
-import { makeAuthorizerHandler } from '../authorizer/authorizer.ts';
+import { makeAuthorizerHandler, type AuthorizerResult } from '../authorizer/authorizer.ts';
+import { TtlCache } from '../core/cache.ts';
 import { matchRoute, MAX_BODY_BYTES, problemResponse } from '../core/api.ts';
-import { SesameError } from '../core/errors.ts';
+import { describeError, SesameError } from '../core/errors.ts';
 import { makeTokenHandler, type TokenEvent } from '../token/token.ts';
 
 /**
@@ -38,10 +39,12 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 function send(res: ServerResponse, out: APIGatewayProxyStructuredResultV2, close = false): void {
-  const headers = { ...(out.headers ?? {}), ...(close ? { connection: 'close' } : {}) } as Record<string, string>;
-  res.writeHead(out.statusCode ?? 200, headers);
+  if (close) res.setHeader('connection', 'close');
+  res.writeHead(out.statusCode ?? 200, out.headers as Record<string, string> | undefined);
   res.end(out.body ?? '');
 }
+
+let requestCount = 0;
 
 function toEvent(req: IncomingMessage, url: URL, body: string): TokenEvent {
   const headers: Record<string, string> = {};
@@ -61,34 +64,42 @@ function toEvent(req: IncomingMessage, url: URL, body: string): TokenEvent {
       domainName: url.host,
       domainPrefix: 'local',
       http: { method: req.method ?? 'GET', path: url.pathname, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? '', userAgent: headers['user-agent'] ?? '' },
-      requestId: `${now}-${Math.random().toString(36).slice(2)}`,
+      requestId: `local-${++requestCount}`,
       routeKey: '$default',
       stage: '$default',
-      time: new Date(now).toISOString(),
+      time: String(now),
       timeEpoch: now,
       authorizer: { lambda: {}, principalId: '', integrationLatency: 0 },
     },
   } as TokenEvent;
 }
 
-export async function startLocalServer(system: System, options: { port?: number; host?: string } = {}): Promise<LocalServer> {
+export async function startLocalServer(system: System, options: { port?: number; host?: string; authorizerCacheSeconds?: number } = {}): Promise<LocalServer> {
   const host = options.host ?? '127.0.0.1';
   const tokenHandler = makeTokenHandler(system.api);
   const authorizerHandler = makeAuthorizerHandler(system.apps, system.log, system.appLookup);
+  // API Gateway caches the authorizer's verdict per Authorization header (5 minutes in the
+  // stack); locally the same, for a shorter time so that a revoked key stops working soon.
+  const verdicts = new TtlCache<AuthorizerResult>(system.clock, 10_000);
+  const verdictTtl = (options.authorizerCacheSeconds ?? 30) * 1000;
+  const authorize = async (event: TokenEvent): Promise<AuthorizerResult> => {
+    const header = event.headers.authorization ?? '';
+    const hit = verdicts.get(header);
+    if (hit) return hit;
+    const verdict = await authorizerHandler(event);
+    verdicts.set(header, verdict, verdictTtl);
+    return verdict;
+  };
 
   const server = createServer(async (req, res) => {
-    const started = performance.now();
     const url = new URL(req.url ?? '/', `http://${host}`);
-    let status = 500;
     try {
       let body: string;
       try {
         body = await readBody(req);
       } catch (err) {
         if (!(err instanceof BodyTooLarge)) throw err;
-        const out = problemResponse(new SesameError('payload_too_large', `request bodies are limited to ${MAX_BODY_BYTES} bytes`));
-        status = out.statusCode;
-        send(res, out, true);
+        send(res, problemResponse(new SesameError('payload_too_large', `request bodies are limited to ${MAX_BODY_BYTES} bytes`)), true);
         return;
       }
       const event = toEvent(req, url, body);
@@ -99,24 +110,18 @@ export async function startLocalServer(system: System, options: { port?: number;
         route = undefined; // the token handler answers 404/405 itself
       }
       if (route?.auth) {
-        const verdict = await authorizerHandler(event);
+        const verdict = await authorize(event);
         if (!verdict.isAuthorized) {
-          const out = problemResponse(new SesameError('unauthorized', 'a valid app key is required: Authorization: Bearer <app key>'));
-          status = out.statusCode;
-          send(res, out);
+          send(res, problemResponse(new SesameError('unauthorized', 'a valid app key is required: Authorization: Bearer <app key>')));
           return;
         }
         event.requestContext.authorizer = { lambda: verdict.context, principalId: '', integrationLatency: 0 } as TokenEvent['requestContext']['authorizer'];
       }
-      const out = await tokenHandler(event);
-      status = out.statusCode ?? 200;
-      send(res, out);
+      send(res, await tokenHandler(event));
     } catch (err) {
-      const out = problemResponse(err);
-      status = out.statusCode;
-      if (!res.headersSent) send(res, out);
-    } finally {
-      system.log.debug('request', { method: req.method, path: url.pathname.slice(0, 200), status, ms: Math.round((performance.now() - started) * 100) / 100 });
+      // Refusals are logged by the API itself; this is what escaped it.
+      system.log.error('local server failure', describeError(err));
+      if (!res.headersSent) send(res, problemResponse(err));
     }
   });
   server.keepAliveTimeout = 5_000;
