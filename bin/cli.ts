@@ -166,14 +166,21 @@ export function buildProgram(): Command {
       if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) throw new SesameError('invalid_request', '--port must be a number from 0 to 65535');
       const config = readConfig();
       const s = await system(g(cmd), 'INFO');
-      // Loaded only here: the demo OAuth2 server is not needed by any other command.
-      const demo = o.demo ? await (await import('../functions/local/demo.ts')).seedDemo(s) : undefined;
+      // The port first: a second `sesame dev` on a busy port must fail before it rewrites
+      // the demo data (and the app key) that a running one is serving.
       let server;
       try {
         server = await startLocalServer(s, { port: o.port });
       } catch (err) {
-        await demo?.oauth.close();
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new SesameError('invalid_request', `port ${o.port} is in use: pick another with --port`);
+        throw err;
+      }
+      let demo;
+      try {
+        // Loaded only here: the demo OAuth2 server is not needed by any other command.
+        demo = o.demo ? await (await import('../functions/local/demo.ts')).seedDemo(s) : undefined;
+      } catch (err) {
+        await server.close();
         throw err;
       }
       out(`Sesame local broker on ${server.url} (state in ${config.home}/)`);
