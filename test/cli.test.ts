@@ -121,11 +121,14 @@ describe('sesame dev', () => {
       const body = await new Promise<string>((resolve, reject) => execFile('sh', ['-c', curl as string], (err, stdout) => (err ? reject(err) : resolve(stdout))));
       // A second broker on the same port fails before touching the first one's demo data.
       const port = /127\.0\.0\.1:(\d+)\//.exec(curl as string)?.[1] as string;
+      const appsBefore = await new Promise<string>((resolve) => execFile(process.execPath, [BIN, 'app', 'list', '--json'], { env: { ...process.env, SESAME_HOME: devHome } }, (_e, stdout) => resolve(stdout)));
       const second = await new Promise<{ code: number; stderr: string }>((resolve) =>
         execFile(process.execPath, [BIN, 'dev', '--port', port], { env: { ...process.env, SESAME_HOME: devHome } }, (err, _o, stderr) => resolve({ code: (err as { code?: number } | null)?.code ?? 0, stderr })),
       );
       expect(second.code).toBe(1);
       expect(second.stderr).toMatch(/port \d+ is in use/);
+      const appsAfter = await new Promise<string>((resolve) => execFile(process.execPath, [BIN, 'app', 'list', '--json'], { env: { ...process.env, SESAME_HOME: devHome } }, (_e, stdout) => resolve(stdout)));
+      expect(appsAfter).toBe(appsBefore);
       const again = await new Promise<string>((resolve, reject) => execFile('sh', ['-c', curl as string], (err, stdout) => (err ? reject(err) : resolve(stdout))));
       expect(JSON.parse(again).cached).toBe(true);
       const token = JSON.parse(body);
