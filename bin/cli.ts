@@ -183,17 +183,22 @@ export function buildProgram(): Command {
         await server.close();
         throw err;
       }
-      out(`Sesame local broker on ${server.url} (state in ${config.home}/)`);
-      if (demo) {
-        const ex = demo.examples[0];
+      const ex = demo?.examples[0];
+      const curl = demo && ex ? `curl -s -X POST -H 'Authorization: Bearer ${demo.appKey}' ${server.url}/v1/tenants/${ex.tenant}/credentials/${ex.credential}/token` : undefined;
+      if (g(cmd).json) {
+        out(JSON.stringify({ url: server.url, home: config.home, ...(demo ? { oauth_issuer: demo.oauth.issuer, app: 'demo-app', key: demo.appKey, curl, examples: demo.examples } : {}) }));
+      } else {
+        out(`Sesame local broker on ${server.url} (state in ${config.home}/)`);
+      }
+      if (demo && !g(cmd).json) {
         out(`Demo OAuth2 server on ${demo.oauth.issuer}`);
         out(`Demo app key (new at every start, shown once): ${demo.appKey}`);
         out('');
         out('Try:');
-        out(`  curl -s -X POST -H 'Authorization: Bearer ${demo.appKey}' ${server.url}/v1/tenants/${ex?.tenant}/credentials/${ex?.credential}/token`);
+        out(`  ${curl}`);
         out(`Other demo credentials: ${demo.examples.slice(1).map((e) => `${e.tenant}/${e.credential}`).join(', ')}`);
       }
-      out('Press Ctrl-C to stop.');
+      if (!g(cmd).json) out('Press Ctrl-C to stop.');
       const stop = async () => {
         await server.close();
         await demo?.oauth.close();

@@ -148,4 +148,25 @@ describe('sesame dev', () => {
       await rm(devHome, { recursive: true, force: true });
     }
   });
+
+  it('prints one JSON object with --json', async () => {
+    const devHome = await mkdtemp(join(tmpdir(), 'sesame-dev-json-'));
+    const child = spawn(process.execPath, [BIN, 'dev', '--port', '0', '--json'], { env: { ...process.env, SESAME_HOME: devHome, POWERTOOLS_LOG_LEVEL: 'WARN' } });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) resolve(out.split('\n')[0] as string);
+        });
+        child.on('exit', (code) => reject(new Error(`dev exited ${code}`)));
+      });
+      const info = JSON.parse(line);
+      expect(info).toMatchObject({ url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), app: 'demo-app', key: expect.stringMatching(/^sesame_demo-app_/) });
+      expect(info.curl).toContain(info.key);
+    } finally {
+      child.kill('SIGTERM');
+      await rm(devHome, { recursive: true, force: true });
+    }
+  });
 });
