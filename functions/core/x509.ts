@@ -1,5 +1,7 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { pemBlocks } from './bytes.ts';
+import type { Expiry } from './platforms/types.ts';
+import type { Text } from './text.ts';
 
 /**
  * Minimal certificate facts through node:crypto, enough for the credential kinds to
@@ -30,4 +32,18 @@ export function parseCertificates(pem: string): CertificateFacts[] {
 
 export function certificateMatchesKey(cert: X509Certificate, key: KeyObject): boolean {
   return cert.checkPrivateKey(key);
+}
+
+/**
+ * What lapses in a PEM chain: the leaf certificate, and separately the earliest end
+ * in the rest of the chain when an intermediate or root lapses first.
+ */
+export function chainExpiries(pem: string | undefined, leafLabel: Text, chainLabel: Text): Expiry[] {
+  if (!pem) return [];
+  const [leaf, ...rest] = parseCertificates(pem);
+  if (!leaf) return [];
+  const out: Expiry[] = [{ what: leafLabel, at: leaf.notAfter }];
+  const earliest = rest.reduce<Date | undefined>((min, c) => (!min || c.notAfter < min ? c.notAfter : min), undefined);
+  if (earliest && earliest < leaf.notAfter) out.push({ what: chainLabel, at: earliest });
+  return out;
 }

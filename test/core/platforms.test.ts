@@ -111,6 +111,18 @@ describe('expiry facts per kind', () => {
     expect(listed.find((c) => c.credential === 'fla-employer')).toMatchObject({ kind: 'fla', environment: 'production', expires_at: '2027-03-15T00:00:00.000Z' });
   });
 
+  it('takes the earliest end of a chain when an issuer lapses before the leaf', async () => {
+    const leaf = await selfSigned(keyPair('ec384'), { notAfter: new Date('2028-01-01T00:00:00Z') });
+    const issuer = await selfSigned(rsa, { notAfter: new Date('2027-06-30T00:00:00Z'), name: 'CN=Issuing CA' });
+    const s = await system.credentials.set({ tenant: 'acme', credential: 'chorus-edi', fields: { certificate: leaf + issuer } });
+    expect(s.expires_at).toBe('2027-06-30T00:00:00.000Z');
+    const shown = await system.credentials.show('acme', 'chorus-edi');
+    expect(shown.expiries).toEqual([
+      { what: 'Chorus Pro certificate', at: '2028-01-01T00:00:00.000Z' },
+      { what: 'Chorus Pro certificate chain', at: '2027-06-30T00:00:00.000Z' },
+    ]);
+  });
+
   it('takes a Cegid review date when one is given, and nothing otherwise', async () => {
     expect((await system.credentials.set({ tenant: 'acme', credential: 'cegid-cfe', fields: { api_key_id: 'i', api_key_secret: 's', review_at: '2027-01-01' } })).expires_at).toBe('2027-01-01T00:00:00.000Z');
     expect((await system.credentials.set({ tenant: 'acme', credential: 'cegid-cfe-2', fields: { api_key_id: 'i', api_key_secret: 's' } })).expires_at).toBeNull();

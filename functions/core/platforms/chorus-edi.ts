@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SesameError } from '../errors.ts';
-import { parseCertificates } from '../x509.ts';
+import { chainExpiries } from '../x509.ts';
 import { certificatePem } from './fields.ts';
 import { definePlatform } from './types.ts';
 
@@ -19,16 +19,8 @@ export default definePlatform<EdiFields>({
   environments: ['production', 'sandbox'],
   schema,
   secretFields: [],
-  expiries(f) {
-    if (!f.certificate) return [];
-    const certs = parseCertificates(f.certificate);
-    const leaf = certs[0];
-    if (!leaf) return [];
-    const out = [{ what: { fr: 'certificat Chorus Pro', en: 'Chorus Pro certificate' }, at: leaf.notAfter }];
-    const earliest = certs.slice(1).reduce<Date | undefined>((min, c) => (!min || c.notAfter < min ? c.notAfter : min), undefined);
-    if (earliest && earliest < leaf.notAfter) out.push({ what: { fr: 'chaîne du certificat Chorus Pro', en: 'Chorus Pro certificate chain' }, at: earliest });
-    return out;
-  },
+  expiries: (f) =>
+    chainExpiries(f.certificate, { fr: 'certificat Chorus Pro', en: 'Chorus Pro certificate' }, { fr: 'chaîne du certificat Chorus Pro', en: 'Chorus Pro certificate chain' }),
   material() {
     throw new SesameError('invalid_request', 'chorus-edi credentials have nothing to vend: Sesame tracks the certificate for validity and expiry only');
   },

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { algorithmFor, CLIENT_ASSERTION_TYPE, signClientAssertion, type AssertionAlg } from '../assertion.ts';
-import { parseCertificates } from '../x509.ts';
+import { chainExpiries, parseCertificates } from '../x509.ts';
 import { certificatePem, endpointUrl, loadPrivateKey, privateKeyPem, text } from './fields.ts';
 import { definePlatform, type Environment, type PlatformContext } from './types.ts';
 
@@ -92,16 +92,8 @@ export default definePlatform<FlaFields>({
   environments: ['production', 'acceptance'],
   schema,
   secretFields: ['private_key'],
-  expiries(f) {
-    if (!f.certificate) return [];
-    const certs = parseCertificates(f.certificate);
-    const leaf = certs[0];
-    if (!leaf) return [];
-    const out = [{ what: { fr: 'certificat Chaman', en: 'Chaman certificate' }, at: leaf.notAfter }];
-    const earliest = certs.slice(1).reduce<Date | undefined>((min, c) => (!min || c.notAfter < min ? c.notAfter : min), undefined);
-    if (earliest && earliest < leaf.notAfter) out.push({ what: { fr: 'chaîne du certificat Chaman', en: 'Chaman certificate chain' }, at: earliest });
-    return out;
-  },
+  expiries: (f) =>
+    chainExpiries(f.certificate, { fr: 'certificat Chaman', en: 'Chaman certificate' }, { fr: 'chaîne du certificat Chaman', en: 'Chaman certificate chain' }),
   material(f, ctx) {
     return {
       type: 'oauth',
