@@ -2,12 +2,15 @@ import { Arn, ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { APP_PREFIX } from '../functions/core/apps.ts';
+import { CREDENTIAL_PREFIX } from '../functions/core/credentials.ts';
+import { TENANT_PREFIX } from '../functions/core/tenants.ts';
 
-/** Secret name prefixes; each function is granted only the ones it reads. */
+/** Secret name prefixes, as the core names secrets; each function is granted only the ones it reads. */
 export const SECRET_PREFIXES = {
-  credentials: 'sesame/',
-  tenants: 'sesame-tenants/',
-  apps: 'sesame-apps/',
+  credentials: CREDENTIAL_PREFIX,
+  tenants: TENANT_PREFIX,
+  apps: APP_PREFIX,
 } as const;
 
 /**

@@ -18,14 +18,3 @@ export function pemBlocks(text: string): PemBlock[] {
   }
   return blocks;
 }
-
-export function toPem(label: string, der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString('base64');
-  const lines = b64.match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
-}
-
-/** True when the text holds private key material in any PEM form. */
-export function containsPrivateKeyPem(text: string): boolean {
-  return /-----BEGIN (?:[A-Z0-9]+ )?(?:ENCRYPTED )?PRIVATE KEY-----/.test(text);
-}

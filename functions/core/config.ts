@@ -24,12 +24,6 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0
   return n;
 }
 
-export function requireEnv(env: NodeJS.ProcessEnv, name: string): string {
-  const v = env[name];
-  if (v === undefined || v === '') throw new SesameError('invalid_request', `environment variable ${name} is required`);
-  return v;
-}
-
 let cachedVersion: string | undefined;
 export function packageVersion(): string {
   if (cachedVersion) return cachedVersion;

@@ -1,4 +1,4 @@
-import { X509Certificate, type KeyObject } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { pemBlocks } from './bytes.ts';
 import type { Expiry } from './platforms/types.ts';
 import type { Text } from './text.ts';
@@ -28,10 +28,6 @@ export function parseCertificates(pem: string): CertificateFacts[] {
         certificate,
       };
     });
-}
-
-export function certificateMatchesKey(cert: X509Certificate, key: KeyObject): boolean {
-  return cert.checkPrivateKey(key);
 }
 
 /**

@@ -15,8 +15,6 @@ export interface OpcoDefinition {
   name: string;
   /** When the OPCO caps a key's lifetime (Ocapiat: 6 months, chosen at generation). */
   maxLifetimeMonths?: number;
-  /** Whether regenerating a key overwrites the previous one at once. */
-  regenerationOverwrites?: boolean;
   renewal?: Steps;
 }
 

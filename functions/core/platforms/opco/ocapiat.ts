@@ -4,7 +4,6 @@ export default defineOpco({
   id: 'ocapiat',
   name: 'Ocapiat',
   maxLifetimeMonths: 6,
-  regenerationOverwrites: true,
   renewal: {
     fr: [
       'Aller sur https://www.ocapiat.fr/ → « Mon espace Ocapiat » → « Organisme de formation ou CFA » → PartNet, et se connecter.',
