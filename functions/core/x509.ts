@@ -17,7 +17,7 @@ export interface CertificateFacts {
 
 export function parseCertificates(pem: string): CertificateFacts[] {
   return pemBlocks(pem)
-    .filter((b) => b.label === 'CERTIFICATE')
+    .filter((b): b is { label: string; der: Uint8Array } => b.label === 'CERTIFICATE' && b.der !== undefined)
     .map((b) => {
       const certificate = new X509Certificate(b.der);
       return {

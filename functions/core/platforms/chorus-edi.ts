@@ -2,14 +2,31 @@ import { z } from 'zod';
 import { SesameError } from '../errors.ts';
 import { chainExpiries } from '../x509.ts';
 import { certificatePem } from './fields.ts';
+import type { CertificateProfile } from '../certificates/profile.ts';
 import { definePlatform } from './types.ts';
 
 /** Chorus Pro EDI / certificate connections (source doc 002): tracked, nothing to vend. */
 
+/** Source doc 002: RGS* certificates with their complete chain, client XOR server, no persons. */
+const CHORUS_BASE = {
+  keys: { rsa: { min: 2048 }, ec: ['P-256', 'P-384', 'P-521'] },
+  digests: ['SHA-256', 'SHA-384', 'SHA-512'],
+  requireChain: true,
+  chorusRules: true,
+} as const;
+
+export const CHORUS_CERTIFICATE_PROFILES: readonly CertificateProfile[] = [
+  { ...CHORUS_BASE, name: 'chorus-client', keyUsage: { all: ['digitalSignature'] }, extendedKeyUsage: 'clientAuth' },
+  { ...CHORUS_BASE, name: 'chorus-server', keyUsage: { all: ['digitalSignature', 'keyEncipherment'] }, extendedKeyUsage: 'serverAuth' },
+  // The "cachet serveur" that signs flows.
+  { ...CHORUS_BASE, name: 'chorus-signature', keyUsage: { any: ['digitalSignature', 'nonRepudiation'] } },
+];
+
 const schema = z.strictObject({
+  /** Which certificate this credential tracks: SSL client, SSL server, or the signing seal. */
+  usage: z.enum(['client', 'server', 'signature']).default('client'),
   certificate: certificatePem.optional(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-  not_after: z.string().optional(),
+  certificate_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
 type EdiFields = z.infer<typeof schema>;
 
@@ -21,6 +38,9 @@ export default definePlatform<EdiFields>({
   secretFields: [],
   expiries: (f) =>
     chainExpiries(f.certificate, { fr: 'certificat Chorus Pro', en: 'Chorus Pro certificate' }, { fr: 'chaîne du certificat Chorus Pro', en: 'Chorus Pro certificate chain' }),
+  certificateProfiles: CHORUS_CERTIFICATE_PROFILES,
+  certificateProfile: (f) => (f?.usage === 'server' ? 'chorus-server' : f?.usage === 'signature' ? 'chorus-signature' : 'chorus-client'),
+  acceptCertificate: (f, accepted) => ({ usage: f?.usage ?? 'client', certificate: accepted.pem, certificate_sha256: accepted.sha256 }),
   material() {
     throw new SesameError('invalid_request', 'chorus-edi credentials have nothing to vend: Sesame tracks the certificate for validity and expiry only');
   },

@@ -1,8 +1,10 @@
 import type { KeyObject } from 'node:crypto';
+import { SesameError } from '../errors.ts';
 import { z } from 'zod';
 import { algorithmFor, CLIENT_ASSERTION_TYPE, signClientAssertion, type AssertionAlg } from '../assertion.ts';
 import { chainExpiries, parseCertificates } from '../x509.ts';
 import { certificatePem, endpointUrl, loadPrivateKey, privateKeyPem, text } from './fields.ts';
+import type { CertificateProfile } from '../certificates/profile.ts';
 import { definePlatform, type Environment, type PlatformContext } from './types.ts';
 
 /** Belgian CareerPro Federal Learning Account, socialsecurity.be (source doc 003). */
@@ -14,6 +16,16 @@ const TOKEN_ENDPOINTS: Partial<Record<Environment, string>> = {
 const BASE_URLS: Partial<Record<Environment, string>> = {
   production: 'https://services.socialsecurity.be/REST',
   acceptance: 'https://services-acpt.socialsecurity.be/REST',
+};
+
+/** Chaman's rules for the web-service certificate (source doc 003 §4.4.1): self-signed allowed. */
+export const FLA_CERTIFICATE_PROFILE: CertificateProfile = {
+  name: 'fla',
+  keys: { rsa: [2048, 3072, 4096], ec: ['P-384', 'P-521'] },
+  digests: ['SHA-256', 'SHA-384', 'SHA-512'],
+  keyUsage: { all: ['digitalSignature'] },
+  requireChain: false,
+  chorusRules: false,
 };
 
 const schema = z
@@ -28,6 +40,7 @@ const schema = z
     kid: text(256).optional(),
     assertion_ttl: z.number().int().min(30).max(600).optional(),
     base_url: endpointUrl.optional(),
+    certificate_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   })
   .superRefine((f, ctx) => {
     const key = loadPrivateKey(f.private_key);
@@ -120,6 +133,12 @@ export default definePlatform<FlaFields>({
       token_endpoint: endpoint,
       expires_at: expiresAt.toISOString(),
     };
+  },
+  certificateProfiles: [FLA_CERTIFICATE_PROFILE],
+  certificateProfile: () => 'fla',
+  acceptCertificate(f, accepted) {
+    if (!f) throw new SesameError('credential_incomplete', 'an FLA certificate needs the credential first: store its client_id, private_key and quality with `sesame credential set` (or `sesame fla keygen`)');
+    return { ...f, certificate: accepted.pem, certificate_sha256: accepted.sha256 };
   },
   renewal: {
     fr: [

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Clock } from '../ports.ts';
+import type { CertificateProfile, ProfileName } from '../certificates/profile.ts';
 import type { Steps, Text } from '../text.ts';
 
 export type Environment = 'production' | 'acceptance' | 'sandbox';
@@ -67,6 +68,19 @@ export interface Platform<F = unknown> {
   assertion?(fields: F, ctx: PlatformContext): Promise<AssertionMaterial>;
   /** How a person renews what expires, on that platform. */
   renewal: Steps;
+  /** The certificate rules of this platform, for the validator. */
+  certificateProfiles?: readonly CertificateProfile[];
+  /** Which profile an upload for this credential is checked against (fields absent: a placeholder). */
+  certificateProfile?(fields: F | undefined): ProfileName;
+  /** Merges an accepted certificate chain into the fields, for a new secret version. */
+  acceptCertificate?(fields: F | undefined, accepted: AcceptedCertificate): F;
+}
+
+export interface AcceptedCertificate {
+  /** The chain as PEM, leaf first. */
+  pem: string;
+  sha256: string;
+  notAfter: string;
 }
 
 /** Erases the field type so platforms of every kind fit one registry. */

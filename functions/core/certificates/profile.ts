@@ -1,0 +1,34 @@
+/**
+ * What a platform requires of a certificate, as data: the validator applies it, the
+ * platform module declares it.
+ */
+export type ProfileName = 'fla' | 'chorus-client' | 'chorus-server' | 'chorus-signature';
+export const PROFILE_NAMES: readonly ProfileName[] = ['fla', 'chorus-client', 'chorus-server', 'chorus-signature'];
+
+export interface CertificateProfile {
+  name: ProfileName;
+  /** Accepted leaf keys: RSA sizes, EC curves. Anything else is refused. */
+  keys: { rsa: readonly number[] | { min: number }; ec: readonly string[] };
+  /** Accepted signature digests of every certificate but the root's self-signature. */
+  digests: readonly string[];
+  keyUsage: { all?: readonly string[]; any?: readonly string[] };
+  /** The one of clientAuth / serverAuth the leaf must have, without the other. */
+  extendedKeyUsage?: 'clientAuth' | 'serverAuth';
+  /** A complete chain up to a self-signed root must be in the file. */
+  requireChain: boolean;
+  /** Policy allow-list, person certificates and test certificates (Chorus Pro rules). */
+  chorusRules: boolean;
+}
+
+export interface ValidationOptions {
+  /** The validation date (default: now). */
+  at?: Date;
+  /** sandbox/acceptance credentials accept test certificates, with a warning. */
+  environment?: string;
+  /** When the credential holds a private key, the leaf must match it. */
+  privateKeyPem?: string;
+  /** Certificate policy OIDs accepted for Chorus Pro (RGS* levels); unchecked when empty. */
+  policyAllowList?: readonly string[];
+  /** Policy OIDs that mark a test certificate. */
+  testPolicyOids?: readonly string[];
+}

@@ -1,0 +1,233 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { Text } from '../text.ts';
+import { decodeCertificates, type ParsedCertificate } from './der.ts';
+import type { CertificateProfile, ProfileName, ValidationOptions } from './profile.ts';
+
+/** Upload size limit, checked before any parsing. */
+export const MAX_CERTIFICATE_BYTES = 64 * 1024;
+
+export type CertificateErrorCode =
+  | 'parse' | 'format' | 'private_key' | 'too_large' | 'key_algorithm' | 'key_size' | 'curve' | 'digest'
+  | 'key_usage' | 'extended_key_usage' | 'chain_incomplete' | 'chain_signature' | 'expired' | 'not_yet_valid'
+  | 'policy' | 'person_certificate' | 'key_mismatch';
+
+export type CertificateWarningCode = 'policy_not_checked' | 'test_certificate' | 'chain_not_included' | 'extra_certificates';
+
+export interface Finding<C extends string> {
+  code: C;
+  message: Text;
+}
+
+export interface CertificateSummary {
+  subject: string;
+  issuer: string;
+  serial: string;
+  not_before: string;
+  not_after: string;
+  key: { type: string; size?: number; curve?: string };
+  signature_algorithm: string;
+  signature_digest: string | null;
+  key_usage: string[] | null;
+  extended_key_usage: string[] | null;
+  policies: string[];
+  sha256: string;
+}
+
+export interface CertificateReport {
+  valid: boolean;
+  profile: ProfileName;
+  validated_at: string;
+  errors: Finding<CertificateErrorCode>[];
+  warnings: Finding<CertificateWarningCode>[];
+  /** The chain from the leaf up, then any certificate outside it. */
+  certificates: CertificateSummary[];
+}
+
+const t = (fr: string, en: string): Text => ({ fr, en });
+const day = (d: Date) => d.toISOString().slice(0, 10);
+
+const PERSON_ATTRIBUTES: Record<string, string> = { '2.5.4.42': 'givenName', '2.5.4.4': 'surname', '2.5.4.65': 'pseudonym' };
+
+function summary(c: ParsedCertificate): CertificateSummary {
+  return {
+    subject: c.subject,
+    issuer: c.issuer,
+    serial: c.serial,
+    not_before: c.notBefore.toISOString(),
+    not_after: c.notAfter.toISOString(),
+    key: c.key,
+    signature_algorithm: c.signatureAlgorithm,
+    signature_digest: c.signatureDigest,
+    key_usage: c.keyUsage,
+    extended_key_usage: c.extendedKeyUsage,
+    policies: c.policies,
+    sha256: c.sha256,
+  };
+}
+
+const REFUSAL_TEXT: Record<'parse' | 'format' | 'private_key', (what: string) => Text> = {
+  parse: (what) => t(`Le fichier n'a pas pu être lu : ${what}.`, `The file could not be read: ${what}.`),
+  format: (what) => t(`Le fichier n'est pas un certificat attendu : ${what}. Déposer un certificat (.cer/.crt, PEM ou DER) ou un PKCS#7 (.p7b) avec sa chaîne.`, `The file is not an expected certificate: ${what}. Upload a certificate (.cer/.crt, PEM or DER) or a PKCS#7 bundle (.p7b) with its chain.`),
+  private_key: (what) => t(`Le fichier contient du matériel de clé privée (${what}). Il a été refusé : ne déposer que la partie publique. Considérer cette clé comme exposée.`, `The file holds private key material (${what}). It was refused: upload the public part only. Treat this key as exposed.`),
+};
+
+/** Builds the chain from the one end-entity certificate, verifying every signature on the way. */
+function buildChain(certs: ParsedCertificate[], profile: CertificateProfile, errors: Finding<CertificateErrorCode>[], warnings: Finding<CertificateWarningCode>[]): ParsedCertificate[] | undefined {
+  // The end entity issues nothing in the file; a self-signed root is one only when alone.
+  const issuesNothing = certs.filter((c) => !certs.some((o) => o !== c && o.nameIssuedBy(c)));
+  const nonRoots = issuesNothing.filter((c) => !c.selfIssued);
+  const leaves = nonRoots.length > 0 || certs.length > 1 ? nonRoots : issuesNothing;
+  if (leaves.length !== 1) {
+    errors.push({
+      code: 'format',
+      message:
+        leaves.length === 0
+          ? t('Aucun certificat final : les certificats du fichier s’émettent en boucle.', 'No end-entity certificate: the certificates in the file issue one another in a loop.')
+          : t(`Le fichier contient ${leaves.length} certificats finaux (${leaves.map((l) => l.subject).join(' ; ')}) : n’en déposer qu’un, avec sa chaîne.`, `The file holds ${leaves.length} end-entity certificates (${leaves.map((l) => l.subject).join('; ')}): upload one, with its chain.`),
+    });
+    return undefined;
+  }
+  const chain = [leaves[0] as ParsedCertificate];
+  for (let current = chain[0] as ParsedCertificate; chain.length <= 10; ) {
+    if (current.selfIssued) {
+      if (!current.isIssuedBy(current)) {
+        errors.push({ code: 'chain_signature', message: t(`La signature du certificat racine « ${current.subject} » ne se vérifie pas avec sa propre clé.`, `The self-signature of root certificate "${current.subject}" does not verify with its own key.`) });
+      }
+      break;
+    }
+    const named = certs.filter((c) => c !== current && current.nameIssuedBy(c));
+    if (named.length === 0) {
+      if (profile.requireChain) {
+        errors.push({ code: 'chain_incomplete', message: t(`Chaîne incomplète : l’émetteur « ${current.issuer} » manque dans le fichier. Exporter le certificat en PKCS#7 (.p7b) avec la chaîne complète jusqu’à la racine.`, `Incomplete chain: the issuer "${current.issuer}" is missing from the file. Export the certificate as PKCS#7 (.p7b) with the complete chain up to the root.`) });
+      } else {
+        warnings.push({ code: 'chain_not_included', message: t(`L’émetteur « ${current.issuer} » n’est pas dans le fichier : sa signature n’a pas été vérifiée.`, `The issuer "${current.issuer}" is not in the file: its signature was not checked.`) });
+      }
+      break;
+    }
+    const issuer = named.find((c) => current.isIssuedBy(c));
+    if (!issuer) {
+      errors.push({ code: 'chain_signature', message: t(`La signature de « ${current.subject} » ne se vérifie pas avec la clé de « ${current.issuer} » présente dans le fichier : émetteur contrefait ou mauvais certificat.`, `The signature of "${current.subject}" does not verify with the key of "${current.issuer}" in the file: a forged or wrong issuer certificate.`) });
+      break;
+    }
+    if (chain.includes(issuer)) break;
+    chain.push(issuer);
+    current = issuer;
+  }
+  const extra = certs.filter((c) => !chain.includes(c));
+  if (extra.length > 0) {
+    warnings.push({ code: 'extra_certificates', message: t(`${extra.length} certificat(s) du fichier ne font pas partie de la chaîne et ont été ignorés.`, `${extra.length} certificate(s) in the file are not part of the chain and were ignored.`) });
+  }
+  return chain;
+}
+
+function checkKey(leaf: ParsedCertificate, profile: CertificateProfile, errors: Finding<CertificateErrorCode>[]) {
+  const { type, size, curve } = leaf.key;
+  const rsa = profile.keys.rsa;
+  const rsaText = Array.isArray(rsa) ? rsa.join(', ') : `${(rsa as { min: number }).min}+`;
+  const expected = `RSA ${rsaText}${profile.keys.ec.length ? ` / EC ${profile.keys.ec.join(', ')}` : ''}`;
+  if (type === 'rsa') {
+    const ok = size !== undefined && (Array.isArray(rsa) ? rsa.includes(size) : size >= (rsa as { min: number }).min);
+    if (!ok) errors.push({ code: 'key_size', message: t(`Clé RSA de ${size ?? '?'} bits : ${profile.name} exige ${expected}.`, `RSA key of ${size ?? '?'} bits: ${profile.name} requires ${expected}.`) });
+  } else if (type === 'ec') {
+    if (!curve || !profile.keys.ec.includes(curve)) errors.push({ code: 'curve', message: t(`Courbe ${curve ?? 'inconnue'} : ${profile.name} exige ${expected}.`, `Curve ${curve ?? 'unknown'}: ${profile.name} requires ${expected}.`) });
+  } else {
+    errors.push({ code: 'key_algorithm', message: t(`Clé ${type} : ${profile.name} exige ${expected}.`, `${type} key: ${profile.name} requires ${expected}.`) });
+  }
+}
+
+function checkChorus(chain: ParsedCertificate[], options: ValidationOptions, errors: Finding<CertificateErrorCode>[], warnings: Finding<CertificateWarningCode>[]) {
+  const leaf = chain[0] as ParsedCertificate;
+  const person = leaf.subjectAttributeTypes.map((o) => PERSON_ATTRIBUTES[o]).filter(Boolean);
+  if (person.length > 0) {
+    errors.push({ code: 'person_certificate', message: t(`Certificat de personne (le sujet contient ${person.join(', ')}) : Chorus Pro n’accepte que des certificats d’organisation ou de serveur.`, `A person certificate (the subject holds ${person.join(', ')}): Chorus Pro accepts organisation or server certificates only.`) });
+  }
+  const testOids = leaf.policies.filter((p) => options.testPolicyOids?.includes(p));
+  // DESIGN.md: "TEST" in a name, in capitals, as test CAs write it ("AC TEST").
+  const testName = chain.some((c) => /\bTEST\b/.test(c.subject) || /\bTEST\b/.test(c.issuer));
+  if (testOids.length > 0 || testName) {
+    const sandbox = options.environment === 'sandbox' || options.environment === 'acceptance';
+    const why = testOids.length > 0 ? `policy ${testOids.join(', ')}` : 'TEST in a name';
+    if (sandbox) warnings.push({ code: 'test_certificate', message: t(`Certificat de test (${why}) : accepté pour la qualification uniquement.`, `A test certificate (${why}): accepted for qualification only.`) });
+    else errors.push({ code: 'policy', message: t(`Certificat de test (${why}) : refusé pour la production, accepté seulement pour un identifiant de qualification (sandbox).`, `A test certificate (${why}): refused for production, accepted for a qualification (sandbox) credential only.`) });
+  }
+  const allow = options.policyAllowList ?? [];
+  if (allow.length === 0) {
+    warnings.push({ code: 'policy_not_checked', message: t('Aucune liste de politiques RGS* n’est configurée : la politique de certification n’a pas été vérifiée.', 'No RGS* policy allow-list is configured: the certificate policy was not checked.') });
+  } else if (!leaf.policies.some((p) => allow.includes(p))) {
+    errors.push({ code: 'policy', message: t(`Politique de certification non acceptée (${leaf.policies.join(', ') || 'aucune'}) : un certificat RGS* d’une autorité de la liste de confiance est requis (attendu : ${allow.join(', ')}).`, `Certificate policy not accepted (${leaf.policies.join(', ') || 'none'}): an RGS* certificate from a trusted-list CA is required (expected: ${allow.join(', ')}).`) });
+  }
+}
+
+/**
+ * Bytes in, report out: never an exception. The same file gives the same report for
+ * the same profile, options and date.
+ */
+export function validateCertificate(input: Uint8Array, profile: CertificateProfile, options: ValidationOptions = {}): CertificateReport {
+  const at = options.at ?? new Date();
+  const errors: Finding<CertificateErrorCode>[] = [];
+  const warnings: Finding<CertificateWarningCode>[] = [];
+  const done = (certificates: ParsedCertificate[] = []): CertificateReport => ({
+    valid: errors.length === 0,
+    profile: profile.name,
+    validated_at: at.toISOString(),
+    errors,
+    warnings,
+    certificates: certificates.map(summary),
+  });
+
+  if (input.byteLength > MAX_CERTIFICATE_BYTES) {
+    errors.push({ code: 'too_large', message: t(`Fichier de ${input.byteLength} octets : la limite est ${MAX_CERTIFICATE_BYTES} octets (un certificat et sa chaîne en font quelques milliers).`, `File of ${input.byteLength} bytes: the limit is ${MAX_CERTIFICATE_BYTES} bytes (a certificate and its chain take a few thousand).`) });
+    return done();
+  }
+  const decoded = decodeCertificates(input);
+  if (decoded.type !== 'certificates') {
+    errors.push({ code: decoded.type, message: REFUSAL_TEXT[decoded.type](decoded.what) });
+    return done();
+  }
+  const certs = decoded.certificates;
+  const chain = buildChain(certs, profile, errors, warnings);
+  if (!chain) return done(certs);
+  const leaf = chain[0] as ParsedCertificate;
+  const ordered = [...chain, ...certs.filter((c) => !chain.includes(c))];
+
+  checkKey(leaf, profile, errors);
+  for (const c of chain) {
+    if (c.selfIssued && c !== leaf) continue; // a root's self-signature is not what is trusted
+    if (!c.signatureDigest || !profile.digests.includes(c.signatureDigest)) {
+      errors.push({ code: 'digest', message: t(`« ${c.subject} » est signé en ${c.signatureAlgorithm} : ${profile.name} exige ${profile.digests.join(', ')}.`, `"${c.subject}" is signed with ${c.signatureAlgorithm}: ${profile.name} requires ${profile.digests.join(', ')}.`) });
+    }
+  }
+  const ku = leaf.keyUsage;
+  const { all = [], any = [] } = profile.keyUsage;
+  const missing = all.filter((u) => !ku?.includes(u));
+  if (!ku || missing.length > 0 || (any.length > 0 && !any.some((u) => ku.includes(u)))) {
+    const need = [...all, ...(any.length ? [any.join(' ou/or ')] : [])].join(' + ');
+    errors.push({ code: 'key_usage', message: t(`Usage de clé ${ku ? ku.join(', ') || 'vide' : 'absent'} : ${profile.name} exige ${need}.`, `Key usage ${ku ? ku.join(', ') || 'empty' : 'absent'}: ${profile.name} requires ${need}.`) });
+  }
+  if (profile.extendedKeyUsage) {
+    const want = profile.extendedKeyUsage;
+    const other = want === 'clientAuth' ? 'serverAuth' : 'clientAuth';
+    const eku = leaf.extendedKeyUsage;
+    if (!eku || !eku.includes(want) || eku.includes(other)) {
+      errors.push({ code: 'extended_key_usage', message: t(`Usage étendu ${eku?.join(', ') || 'absent'} : ${profile.name} exige ${want} sans ${other} (l’un ou l’autre, pas les deux).`, `Extended key usage ${eku?.join(', ') || 'absent'}: ${profile.name} requires ${want} without ${other} (one or the other, not both).`) });
+    }
+  }
+  for (const c of chain) {
+    if (at > c.notAfter) errors.push({ code: 'expired', message: t(`« ${c.subject} » a expiré le ${day(c.notAfter)}.`, `"${c.subject}" expired on ${day(c.notAfter)}.`) });
+    else if (at < c.notBefore) errors.push({ code: 'not_yet_valid', message: t(`« ${c.subject} » n’est valable qu’à partir du ${day(c.notBefore)}.`, `"${c.subject}" is valid only from ${day(c.notBefore)}.`) });
+  }
+  if (profile.chorusRules) checkChorus(chain, options, errors, warnings);
+  if (options.privateKeyPem && leaf.publicKey) {
+    let matches = false;
+    try {
+      // SPKI bytes, not KeyObject.equals(): on keys of different types equals() leaves an
+      // error in OpenSSL's queue that makes the next unrelated crypto call fail (Node 20).
+      const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'der' });
+      matches = spki(leaf.publicKey).equals(spki(createPublicKey(options.privateKeyPem)));
+    } catch {
+      matches = false;
+    }
+    if (!matches) errors.push({ code: 'key_mismatch', message: t('La clé publique du certificat ne correspond pas à la clé privée enregistrée pour cet identifiant : déposer le certificat émis pour cette clé.', 'The certificate’s public key does not match the private key stored for this credential: upload the certificate issued for that key.') });
+  }
+  return done(ordered);
+}
