@@ -93,7 +93,48 @@ async function coldStampede() {
   report('upstream calls for 1,000 concurrent cold requests', `${upstreamCalls} (${ok} answered 200)`, '= 1', upstreamCalls === 1 && ok === 1000);
 }
 
+async function certificates() {
+  const { issue, p7b, EKU, KU } = await import('../helpers/pki.ts');
+  const { certificateProfile } = await import('../../functions/core/certificates/profiles.ts');
+  const { validateCertificate } = await import('../../functions/core/certificates/validator.ts');
+  // A typical RGS chain: an RSA 4096 root, RSA 2048 issuing CA and leaf.
+  const root = await issue({ subject: 'CN=Bench Root CA, O=Bench, C=FR', ca: true, shape: 'rsa4096' });
+  const inter = await issue({ subject: 'CN=Bench Issuing CA, O=Bench, C=FR', issuer: root, ca: true });
+  const leaf = await issue({ subject: 'CN=edi.bench.example, O=Bench, C=FR', issuer: inter, keyUsage: KU.digitalSignature, eku: [EKU.clientAuth] });
+  const bytes = p7b([leaf, inter, root]);
+  const profile = certificateProfile('chorus-client');
+  const timings = { parsing: 0, signatures: 0, rules: 0 };
+  for (let i = 0; i < 200; i++) validateCertificate(bytes, profile);
+  let n = 0;
+  const started = performance.now();
+  while (performance.now() - started < 3_000) {
+    if (!validateCertificate(bytes, profile, { timings }).valid) throw new Error('bench chain refused');
+    n += 1;
+  }
+  const rate = (n * 1000) / (performance.now() - started);
+  const per = (ms: number) => ((ms / n) * 1000).toFixed(0);
+  console.log(`     PKCS#7 3-certificate chains: ${rate.toFixed(0)}/s on one core (${(1000 / rate).toFixed(2)} ms each: parsing ${per(timings.parsing)} µs, signature checks ${per(timings.signatures)} µs, rules ${per(timings.rules)} µs)`);
+  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { execFileSync } = await import('node:child_process');
+  const dir = await mkdtemp(join(tmpdir(), 'sesame-bench-'));
+  await writeFile(join(dir, 'root.pem'), root.pem);
+  await writeFile(join(dir, 'inter.pem'), inter.pem);
+  await writeFile(join(dir, 'leaf.pem'), leaf.pem);
+  const args = ['verify', '-CAfile', join(dir, 'root.pem'), '-untrusted', join(dir, 'inter.pem'), join(dir, 'leaf.pem')];
+  let m = 0;
+  const s2 = performance.now();
+  while (performance.now() - s2 < 3_000) {
+    execFileSync('openssl', args, { stdio: 'ignore' });
+    m += 1;
+  }
+  const opensslRate = (m * 1000) / (performance.now() - s2);
+  console.log(`     openssl verify of the same chain, one process per call: ${opensslRate.toFixed(0)}/s`);
+  report('PKCS#7 chains validated per second', `${rate.toFixed(0)}/s`, '>= 500/s', rate >= 500);
+}
+
 await signing();
+await certificates();
 const upstreamProcess = await child('upstream.ts', [], upstreamKey.publicKey.export({ type: 'spki', format: 'pem' }).toString());
 upstream = upstreamProcess.info as typeof upstream;
 await endpoint();

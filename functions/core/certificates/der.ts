@@ -20,8 +20,8 @@ export interface ParsedCertificate {
   notBefore: Date;
   notAfter: Date;
   key: KeyInfo;
-  /** Undefined when node:crypto cannot load the key (unknown algorithm). */
-  publicKey: KeyObject | undefined;
+  /** Loaded on first use (only issuers and key checks need it); undefined for keys node:crypto cannot load. */
+  publicKey(): KeyObject | undefined;
   signatureAlgorithm: string;
   /** SHA-1, SHA-256…, or null when the algorithm has no separate digest (Ed25519) or is unknown. */
   signatureDigest: string | null;
@@ -116,15 +116,36 @@ function keyUsageOf(ext: pkijs.Extension): string[] {
   return out;
 }
 
-function keyInfo(spki: pkijs.PublicKeyInfo, key: KeyObject | undefined): KeyInfo {
-  if (key) {
-    const type = key.asymmetricKeyType ?? 'unknown';
-    const d = key.asymmetricKeyDetails ?? {};
-    if (d.namedCurve) return { type, curve: CURVES[d.namedCurve] ?? d.namedCurve };
-    if (d.modulusLength) return { type, size: d.modulusLength };
-    return { type };
+const CURVE_OIDS: Record<string, string> = { '1.2.840.10045.3.1.7': 'P-256', '1.3.132.0.34': 'P-384', '1.3.132.0.35': 'P-521', '1.3.132.0.10': 'secp256k1' };
+
+/** Key facts from the parsed SPKI; node:crypto only for the rare key types pkijs does not size. */
+function keyInfo(spki: pkijs.PublicKeyInfo, load: () => KeyObject | undefined): KeyInfo {
+  const type = KEY_OIDS[spki.algorithm.algorithmId];
+  if (type === 'ec') {
+    const params = spki.algorithm.algorithmParams as asn1js.ObjectIdentifier | undefined;
+    const oid = params instanceof asn1js.ObjectIdentifier ? params.valueBlock.toString() : undefined;
+    return oid ? { type, curve: CURVE_OIDS[oid] ?? oid } : { type };
   }
-  return { type: KEY_OIDS[spki.algorithm.algorithmId] ?? spki.algorithm.algorithmId };
+  if (type === 'rsa' || type === 'rsa-pss') {
+    // asn1js has already decoded the RSAPublicKey inside the bit string: read the modulus
+    // there rather than let pkijs decode it a second time.
+    const inner = spki.subjectPublicKey.valueBlock.value[0];
+    const first = inner instanceof asn1js.Sequence ? inner.valueBlock.value[0] : undefined;
+    const modulus = first instanceof asn1js.Integer ? first.valueBlock.valueHexView : (spki.parsedKey as pkijs.RSAPublicKey | undefined)?.modulus.valueBlock.valueHexView;
+    if (!modulus) return { type };
+    let i = 0;
+    while (i < modulus.length && modulus[i] === 0) i++;
+    const size = i < modulus.length ? (modulus.length - i) * 8 - Math.clz32(modulus[i] as number) + 24 : 0;
+    return { type, size };
+  }
+  const key = load();
+  if (key) {
+    const d = key.asymmetricKeyDetails ?? {};
+    if (d.namedCurve) return { type: key.asymmetricKeyType ?? 'unknown', curve: CURVES[d.namedCurve] ?? d.namedCurve };
+    if (d.modulusLength) return { type: key.asymmetricKeyType ?? 'unknown', size: d.modulusLength };
+    return { type: key.asymmetricKeyType ?? 'unknown' };
+  }
+  return { type: type ?? spki.algorithm.algorithmId };
 }
 
 function signatureScheme(cert: pkijs.Certificate): { name: string; digest: string | null; verifyOptions?: { padding: number; saltLength: number } } {
@@ -144,14 +165,33 @@ function signatureScheme(cert: pkijs.Certificate): { name: string; digest: strin
   return { name: 'rsassaPss', digest, verifyOptions: { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength } };
 }
 
-function parseOne(der: Uint8Array, cert: pkijs.Certificate): ParsedCertificate {
-  if (Number.isNaN(cert.notBefore.value.getTime()) || Number.isNaN(cert.notAfter.value.getTime())) throw new Error('unreadable validity dates');
-  let publicKey: KeyObject | undefined;
-  try {
-    publicKey = createPublicKey({ key: Buffer.from(cert.subjectPublicKeyInfo.toSchema().toBER(false)), format: 'der', type: 'spki' });
-  } catch {
-    publicKey = undefined;
-  }
+/**
+ * The original DER of the subjectPublicKeyInfo, from the tree pkijs has validated:
+ * TBSCertificate = [version], serial, signature, issuer, validity, subject, SPKI, …
+ */
+function rawSpki(asn1: asn1js.AsnType, cert: pkijs.Certificate): Uint8Array {
+  const tbs = asn1 instanceof asn1js.Sequence ? asn1.valueBlock.value[0] : undefined;
+  const fields = tbs instanceof asn1js.Sequence ? tbs.valueBlock.value : [];
+  const hasVersion = fields[0]?.idBlock.tagClass === 3 && fields[0]?.idBlock.tagNumber === 0;
+  const block = fields[hasVersion ? 6 : 5];
+  return block ? new Uint8Array(block.valueBeforeDecodeView) : new Uint8Array(cert.subjectPublicKeyInfo.toSchema().toBER(false));
+}
+
+function parseOne(der: Uint8Array, cert: pkijs.Certificate, asn1: asn1js.AsnType): ParsedCertificate {
+  if (Number.isNaN(cert.notBefore.value.getTime()) || Number.isNaN(cert.notAfter.value.getTime())) throw new Error('validity dates cannot be read');
+  // RFC 5280 §4.1.1.2: the signed and the outer signature algorithms must be the same.
+  if (cert.signature.algorithmId !== cert.signatureAlgorithm.algorithmId) throw new Error('inner and outer signature algorithms differ');
+  let loaded: { key: KeyObject | undefined } | undefined;
+  const publicKey = () => {
+    if (!loaded) {
+      try {
+        loaded = { key: createPublicKey({ key: Buffer.from(rawSpki(asn1, cert)), format: 'der', type: 'spki' }) };
+      } catch {
+        loaded = { key: undefined };
+      }
+    }
+    return loaded.key;
+  };
   const sig = signatureScheme(cert);
   let keyUsage: string[] | null = null;
   let extendedKeyUsage: string[] | null = null;
@@ -190,9 +230,10 @@ function parseOne(der: Uint8Array, cert: pkijs.Certificate): ParsedCertificate {
       const cached = verifiedBy.get(issuer);
       if (cached !== undefined) return cached;
       let ok = false;
-      if (issuer.publicKey && parsed.nameIssuedBy(issuer)) {
+      const issuerKey = parsed.nameIssuedBy(issuer) ? issuer.publicKey() : undefined;
+      if (issuerKey) {
         try {
-          const key = sig.verifyOptions ? { key: issuer.publicKey, ...sig.verifyOptions } : issuer.publicKey;
+          const key = sig.verifyOptions ? { key: issuerKey, ...sig.verifyOptions } : issuerKey;
           ok = nodeVerify(nodeDigest, tbs, key, signature);
         } catch {
           ok = false;
@@ -215,11 +256,18 @@ function fromBerExact(der: Uint8Array): asn1js.AsnType | undefined {
   return asn1.result;
 }
 
-function certificateFrom(asn1: asn1js.AsnType, der: Uint8Array): ParsedCertificate | undefined {
+/** Undefined when the DER is not shaped as a certificate; a reason when it is one we cannot accept. */
+function certificateFrom(asn1: asn1js.AsnType, der: Uint8Array): ParsedCertificate | string | undefined {
+  let cert: pkijs.Certificate;
   try {
-    return parseOne(der, new pkijs.Certificate({ schema: asn1 }));
+    cert = new pkijs.Certificate({ schema: asn1 });
   } catch {
     return undefined;
+  }
+  try {
+    return parseOne(der, cert, asn1);
+  } catch (err) {
+    return `a certificate whose ${err instanceof Error && /differ|dates/.test(err.message) ? err.message : 'fields cannot be read'}`;
   }
 }
 
@@ -240,6 +288,7 @@ function decodeDer(der: Uint8Array): Decoded {
   const asn1 = fromBerExact(der);
   if (!asn1) return { type: 'parse', what: 'not valid DER (truncated, or bytes after the end)' };
   const single = certificateFrom(asn1, der);
+  if (typeof single === 'string') return { type: 'parse', what: single };
   if (single) return { type: 'certificates', format: 'der', certificates: [single] };
   let info: pkijs.ContentInfo | undefined;
   try {
@@ -249,18 +298,20 @@ function decodeDer(der: Uint8Array): Decoded {
   }
   if (info) {
     if (info.contentType !== pkijs.id_ContentType_SignedData) return { type: 'format', what: `a PKCS#7 structure of type ${info.contentType}, not a certificate bundle` };
-    let signed: pkijs.SignedData;
-    try {
-      signed = new pkijs.SignedData({ schema: info.content });
-    } catch {
+    // The certificates are taken from the parsed tree with their original bytes, each
+    // parsed once: pkijs's SignedData would parse them, then re-encoding would cost as much again.
+    const parts = info.content instanceof asn1js.Sequence ? info.content.valueBlock.value : [];
+    const signerInfos = parts[parts.length - 1];
+    if (parts.length < 4 || !(parts[0] instanceof asn1js.Integer) || !(signerInfos instanceof asn1js.Set)) {
       return { type: 'parse', what: 'a PKCS#7 bundle that cannot be read' };
     }
-    if (signed.signerInfos.length > 0) return { type: 'format', what: 'a signed PKCS#7 message (.p7s), not a certificates-only bundle (.p7b)' };
+    if (signerInfos.valueBlock.value.length > 0) return { type: 'format', what: 'a signed PKCS#7 message (.p7s), not a certificates-only bundle (.p7b)' };
+    const set = parts.find((b) => b.idBlock.tagClass === 3 && b.idBlock.tagNumber === 0) as asn1js.Constructed | undefined;
     const certificates: ParsedCertificate[] = [];
-    for (const c of signed.certificates ?? []) {
-      if (!(c instanceof pkijs.Certificate)) continue;
-      const raw = new Uint8Array(c.toSchema().toBER(false));
-      certificates.push(parseOne(raw, c));
+    for (const block of set?.valueBlock.value ?? []) {
+      const parsed = certificateFrom(block, new Uint8Array(block.valueBeforeDecodeView));
+      if (typeof parsed === 'string') return { type: 'parse', what: parsed };
+      if (parsed) certificates.push(parsed); // other certificate choices (attribute certificates) are ignored
     }
     if (certificates.length === 0) return { type: 'format', what: 'a PKCS#7 bundle holding no certificate' };
     return { type: 'certificates', format: 'pkcs7', certificates };

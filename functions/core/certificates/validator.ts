@@ -179,13 +179,23 @@ export function validateCertificate(input: Uint8Array, profile: CertificateProfi
     errors.push({ code: 'too_large', message: t(`Fichier de ${input.byteLength} octets : la limite est ${MAX_CERTIFICATE_BYTES} octets (un certificat et sa chaîne en font quelques milliers).`, `File of ${input.byteLength} bytes: the limit is ${MAX_CERTIFICATE_BYTES} bytes (a certificate and its chain take a few thousand).`) });
     return done();
   }
+  const clock = options.timings ? () => performance.now() : undefined;
+  let mark = clock?.() ?? 0;
+  const lap = (stage: 'parsing' | 'signatures' | 'rules') => {
+    if (!clock || !options.timings) return;
+    const now = clock();
+    options.timings[stage] += now - mark;
+    mark = now;
+  };
   const decoded = decodeCertificates(input);
+  lap('parsing');
   if (decoded.type !== 'certificates') {
     errors.push({ code: decoded.type, message: REFUSAL_TEXT[decoded.type](decoded.what) });
     return done();
   }
   const certs = decoded.certificates;
   const chain = buildChain(certs, profile, errors, warnings);
+  lap('signatures');
   if (!chain) return done(certs);
   const leaf = chain[0] as ParsedCertificate;
   const ordered = [...chain, ...certs.filter((c) => !chain.includes(c))];
@@ -217,17 +227,21 @@ export function validateCertificate(input: Uint8Array, profile: CertificateProfi
     else if (at < c.notBefore) errors.push({ code: 'not_yet_valid', message: t(`« ${c.subject} » n’est valable qu’à partir du ${day(c.notBefore)}.`, `"${c.subject}" is valid only from ${day(c.notBefore)}.`) });
   }
   if (profile.chorusRules) checkChorus(chain, options, errors, warnings);
-  if (options.privateKeyPem && leaf.publicKey) {
+  if (options.privateKeyPem) {
+    const leafKey = leaf.publicKey();
     let matches = false;
     try {
+      if (!leafKey) throw new Error('no key');
       // SPKI bytes, not KeyObject.equals(): on keys of different types equals() leaves an
       // error in OpenSSL's queue that makes the next unrelated crypto call fail (Node 20).
       const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'der' });
-      matches = spki(leaf.publicKey).equals(spki(createPublicKey(options.privateKeyPem)));
+      matches = spki(leafKey).equals(spki(createPublicKey(options.privateKeyPem)));
     } catch {
       matches = false;
     }
     if (!matches) errors.push({ code: 'key_mismatch', message: t('La clé publique du certificat ne correspond pas à la clé privée enregistrée pour cet identifiant : déposer le certificat émis pour cette clé.', 'The certificate’s public key does not match the private key stored for this credential: upload the certificate issued for that key.') });
   }
-  return done(ordered);
+  const report = done(ordered);
+  lap('rules');
+  return report;
 }
