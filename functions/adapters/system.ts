@@ -5,8 +5,13 @@ import { Broker, type BrokerOptions } from '../core/broker.ts';
 import { TtlCache } from '../core/cache.ts';
 import type { Config } from '../core/config.ts';
 import { Credentials } from '../core/credentials.ts';
-import { systemClock, type Clock, type HttpClient, type Log, type SecretStore } from '../core/ports.ts';
+import { systemClock, type Clock, type HttpClient, type Log, type Notifier, type ObjectStore, type SecretStore } from '../core/ports.ts';
 import { Tenants } from '../core/tenants.ts';
+import { processUpload, type IntakeResult } from '../core/intake.ts';
+import { LocalObjectStore } from './local-object-store.ts';
+import { OutboxNotifier } from './outbox-notifier.ts';
+import { S3ObjectStore } from './s3-object-store.ts';
+import { SnsNotifier } from './sns-notifier.ts';
 import { AwsSecretStore } from './aws-secret-store.ts';
 import { FetchHttpClient } from './fetch-http-client.ts';
 import { LocalSecretStore } from './local-secret-store.ts';
@@ -23,6 +28,8 @@ export interface System {
   api: Api;
   /** App-record lookup with a short cache, for authorizers. */
   appLookup: (app: string) => Promise<AppRecord | undefined>;
+  /** Certificate intake, when the system has an object store and a notifier. */
+  intake?: (key: string) => Promise<IntakeResult>;
 }
 
 export interface SystemDeps {
@@ -33,6 +40,10 @@ export interface SystemDeps {
   clock?: Clock;
   broker?: Partial<BrokerOptions>;
   appCacheSeconds?: number;
+  objects?: ObjectStore;
+  notifier?: Notifier;
+  policyAllowList?: readonly string[];
+  testPolicyOids?: readonly string[];
 }
 
 export function buildSystem(deps: SystemDeps): System {
@@ -50,16 +61,42 @@ export function buildSystem(deps: SystemDeps): System {
     appCache.set(app, rec ?? null, ttl);
     return rec;
   };
-  return { store: deps.store, clock, log: deps.log, tenants, credentials, apps, broker, api: new Api(broker, deps.log, deps.version), appLookup };
+  const { objects, notifier } = deps;
+  const intake =
+    objects && notifier
+      ? (key: string) =>
+          processUpload({ objects, notifier, credentials, clock, log: deps.log, policyAllowList: deps.policyAllowList ?? [], testPolicyOids: deps.testPolicyOids ?? [] }, key)
+      : undefined;
+  return { store: deps.store, clock, log: deps.log, tenants, credentials, apps, broker, api: new Api(broker, deps.log, deps.version), appLookup, ...(intake ? { intake } : {}) };
 }
 
 export async function localSystem(config: Config, log: Log, overrides: Partial<SystemDeps> = {}): Promise<System> {
   const clock = overrides.clock ?? systemClock;
   const store = overrides.store ?? (await LocalSecretStore.open(config.home, clock));
-  return buildSystem({ store, log, version: config.version, broker: config.broker, clock, ...overrides });
+  return buildSystem({
+    store,
+    log,
+    version: config.version,
+    broker: config.broker,
+    clock,
+    objects: new LocalObjectStore(config.home),
+    notifier: new OutboxNotifier(config.home, clock, log),
+    policyAllowList: config.policyAllowList,
+    testPolicyOids: config.testPolicyOids,
+    ...overrides,
+  });
 }
 
 export function awsSystem(config: Config, log: Log, client: SecretsManagerClient = new SecretsManagerClient({})): System {
   const store = new AwsSecretStore(client, config.kmsKeyId ? { kmsKeyId: config.kmsKeyId } : {});
-  return buildSystem({ store, log, version: config.version, broker: config.broker });
+  return buildSystem({
+    store,
+    log,
+    version: config.version,
+    broker: config.broker,
+    ...(config.bucket ? { objects: new S3ObjectStore(config.bucket) } : {}),
+    ...(config.alertsTopicArn ? { notifier: new SnsNotifier(config.alertsTopicArn) } : {}),
+    policyAllowList: config.policyAllowList,
+    testPolicyOids: config.testPolicyOids,
+  });
 }

@@ -12,6 +12,20 @@ export interface Config {
   kmsKeyId: string | undefined;
   broker: BrokerOptions;
   version: string;
+  /** Chorus Pro RGS* certificate policy OIDs (SESAME_CHORUS_POLICY_OIDS); empty: unchecked, with a warning. */
+  policyAllowList: string[];
+  /** Policy OIDs marking test certificates (SESAME_TEST_POLICY_OIDS). */
+  testPolicyOids: string[];
+  /** AWS only: the intake bucket and the alerts topic. */
+  bucket: string | undefined;
+  alertsTopicArn: string | undefined;
+}
+
+function oids(env: NodeJS.ProcessEnv, name: string): string[] {
+  const list = (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = list.find((o) => !/^\d+(\.\d+)+$/.test(o));
+  if (bad) throw new SesameError('invalid_request', `environment variable ${name} must list dotted OIDs separated by commas, got "${bad.slice(0, 40)}"`);
+  return list;
 }
 
 function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = 86_400): number {
@@ -22,6 +36,12 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0
     throw new SesameError('invalid_request', `environment variable ${name} must be a number from ${min} to ${max}, got "${raw.slice(0, 32)}"`);
   }
   return n;
+}
+
+export function requireEnv(env: NodeJS.ProcessEnv, name: string): string {
+  const v = env[name];
+  if (v === undefined || v === '') throw new SesameError('invalid_request', `environment variable ${name} is required`);
+  return v;
 }
 
 let cachedVersion: string | undefined;
@@ -42,6 +62,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     home: env.SESAME_HOME || '.sesame',
     kmsKeyId: env.SESAME_KMS_KEY_ID || undefined,
     version: env.SESAME_VERSION || packageVersion(),
+    policyAllowList: oids(env, 'SESAME_CHORUS_POLICY_OIDS'),
+    testPolicyOids: oids(env, 'SESAME_TEST_POLICY_OIDS'),
+    bucket: env.SESAME_BUCKET || undefined,
+    alertsTopicArn: env.SESAME_ALERTS_TOPIC_ARN || undefined,
     broker: {
       refreshMarginSeconds: seconds(env, 'SESAME_TOKEN_REFRESH_MARGIN', d.refreshMarginSeconds, 0, 3_600),
       defaultTokenTtlSeconds: seconds(env, 'SESAME_TOKEN_DEFAULT_TTL', d.defaultTokenTtlSeconds, 1, 86_400),

@@ -125,6 +125,24 @@ export class Credentials {
     return { tenant, credential: id, kind, environment: body.environment, platform, fields, version: secret.version, updatedAt: body.updated_at };
   }
 
+  /**
+   * The credential as it stands, complete or not (a placeholder has no fields yet), for
+   * an update such as an accepted certificate. Undefined when it does not exist.
+   */
+  async findForUpdate(tenant: string, credential: string): Promise<{ kind: string; environment: Environment; platform: Platform; fields: unknown } | undefined> {
+    const { id, kind } = parseCredentialId(credential, KINDS);
+    const secret = await this.store.get(credentialSecretName(parseTenantId(tenant), id));
+    if (!secret) {
+      if (!(await this.tenants.find(tenant))) throw new SesameError('unknown_tenant', `tenant "${tenant}" does not exist`, { details: { tenant } });
+      return undefined;
+    }
+    const platform = platformOf(kind);
+    const body = (typeof secret.value === 'object' && secret.value !== null ? secret.value : {}) as { environment?: unknown; fields?: unknown };
+    const environment = platform.environments.includes(body.environment as Environment) ? (body.environment as Environment) : (platform.environments[0] as Environment);
+    const parsed = body.fields === undefined ? undefined : platform.schema.safeParse(body.fields);
+    return { kind, environment, platform, fields: parsed?.success ? parsed.data : undefined };
+  }
+
   async list(tenant?: string): Promise<CredentialSummary[]> {
     const prefix = tenant ? `${CREDENTIAL_PREFIX}${parseTenantId(tenant)}/` : CREDENTIAL_PREFIX;
     const out: CredentialSummary[] = [];

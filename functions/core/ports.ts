@@ -62,3 +62,36 @@ export interface Log {
   warn(message: string, ...extra: Record<string, unknown>[]): void;
   error(message: string, ...extra: Record<string, unknown>[]): void;
 }
+
+export interface StoredObject {
+  bytes: Uint8Array;
+  size: number;
+}
+
+/**
+ * Uploaded files and their reports, by key (`incoming/…`, `accepted/…`, `rejected/…`,
+ * `reports/…`): S3 in AWS, a folder locally.
+ */
+export interface ObjectStore {
+  /** Size only, without reading: undefined when absent. */
+  size(key: string): Promise<number | undefined>;
+  /** Undefined when absent. Reads at most maxBytes (larger objects: caller checks size first). */
+  get(key: string, maxBytes: number): Promise<StoredObject | undefined>;
+  put(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
+  /** Copy then delete: the object ends at `to` and no longer at `from`. */
+  move(from: string, to: string): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+export interface Notification {
+  /** At most 100 characters. */
+  subject: string;
+  /** French, then English. */
+  message: string;
+  attributes: { tenant: string; kind: string; severity: 'info' | 'warning' | 'critical' | 'expired' };
+}
+
+/** Alerts to people: SNS in AWS, an outbox folder locally. */
+export interface Notifier {
+  publish(n: Notification): Promise<void>;
+}

@@ -158,11 +158,39 @@ function checkChorus(chain: ParsedCertificate[], options: ValidationOptions, err
   }
 }
 
+/** The report of an object too large to read, decided from its size alone. */
+export function oversizedReport(size: number, profile: CertificateProfile, at: Date): CertificateReport {
+  return {
+    valid: false,
+    profile: profile.name,
+    validated_at: at.toISOString(),
+    errors: [{ code: 'too_large', message: tooLarge(size) }],
+    warnings: [],
+    certificates: [],
+  };
+}
+
+const tooLarge = (size: number) =>
+  t(`Fichier de ${size} octets : la limite est ${MAX_CERTIFICATE_BYTES} octets (un certificat et sa chaîne en font quelques milliers).`, `File of ${size} bytes: the limit is ${MAX_CERTIFICATE_BYTES} bytes (a certificate and its chain take a few thousand).`);
+
 /**
  * Bytes in, report out: never an exception. The same file gives the same report for
  * the same profile, options and date.
  */
 export function validateCertificate(input: Uint8Array, profile: CertificateProfile, options: ValidationOptions = {}): CertificateReport {
+  return validateCertificateChain(input, profile, options).report;
+}
+
+/** The report, and when valid the chain's DER from the leaf up (what an accepted upload stores). */
+export function validateCertificateChain(input: Uint8Array, profile: CertificateProfile, options: ValidationOptions = {}): { report: CertificateReport; chain: Uint8Array[] } {
+  let chainDer: Uint8Array[] = [];
+  const report = validate(input, profile, options, (chain) => {
+    chainDer = chain.map((c) => c.der);
+  });
+  return { report, chain: report.valid ? chainDer : [] };
+}
+
+function validate(input: Uint8Array, profile: CertificateProfile, options: ValidationOptions, onChain: (chain: ParsedCertificate[]) => void): CertificateReport {
   const at = options.at ?? new Date();
   const errors: Finding<CertificateErrorCode>[] = [];
   const warnings: Finding<CertificateWarningCode>[] = [];
@@ -176,7 +204,7 @@ export function validateCertificate(input: Uint8Array, profile: CertificateProfi
   });
 
   if (input.byteLength > MAX_CERTIFICATE_BYTES) {
-    errors.push({ code: 'too_large', message: t(`Fichier de ${input.byteLength} octets : la limite est ${MAX_CERTIFICATE_BYTES} octets (un certificat et sa chaîne en font quelques milliers).`, `File of ${input.byteLength} bytes: the limit is ${MAX_CERTIFICATE_BYTES} bytes (a certificate and its chain take a few thousand).`) });
+    errors.push({ code: 'too_large', message: tooLarge(input.byteLength) });
     return done();
   }
   const clock = options.timings ? () => performance.now() : undefined;
@@ -198,6 +226,7 @@ export function validateCertificate(input: Uint8Array, profile: CertificateProfi
   lap('signatures');
   if (!chain) return done(certs);
   const leaf = chain[0] as ParsedCertificate;
+  onChain(chain);
   const ordered = [...chain, ...certs.filter((c) => !chain.includes(c))];
 
   checkKey(leaf, profile, errors);
