@@ -14,9 +14,10 @@ import { mockClient } from 'aws-sdk-client-mock';
  * A stateful stand-in for Secrets Manager behind aws-sdk-client-mock, so that the
  * AWS adapter can run the same contract suite as the local one. Test-only.
  */
-export function fakeSecretsManager() {
+export function fakeSecretsManager(everyClient = false) {
   const client = new SecretsManagerClient({ region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-  const mock = mockClient(client);
+  // everyClient: also the clients that code under test creates for itself.
+  const mock = everyClient ? mockClient(SecretsManagerClient) : mockClient(client);
   const secrets = new Map<string, { versions: { id: string; value: string; created: Date }[]; tags: Map<string, string> }>();
   let seq = 0;
   const notFound = () => new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} });
