@@ -7,6 +7,9 @@ import { SesameError } from '../functions/core/errors.ts';
 import { KINDS } from '../functions/core/platforms/index.ts';
 import { ENVIRONMENTS } from '../functions/core/platforms/types.ts';
 import { startLocalServer } from '../functions/local/server.ts';
+import { startUploadWatcher } from '../functions/local/upload-watcher.ts';
+import { LocalObjectStore } from '../functions/adapters/local-object-store.ts';
+import { addCertCommands, UsageError } from './cert-commands.ts';
 
 /** `sesame`: administration on the local store (default) or on AWS (--aws), and the local broker. */
 
@@ -198,8 +201,23 @@ export function buildProgram(): Command {
         out(`  ${curl}`);
         out(`Other demo credentials: ${demo.examples.slice(1).map((e) => `${e.tenant}/${e.credential}`).join(', ')}`);
       }
-      if (!g(cmd).json) out('Press Ctrl-C to stop.');
+      // Certificate intake: the same function as the S3-triggered one, fed by a folder.
+      const objects = new LocalObjectStore(config.home);
+      const watcher = startUploadWatcher({
+        objects,
+        process: s.intake as NonNullable<System['intake']>,
+        log: s.log,
+        onResult: (r) => {
+          if (r.outcome !== 'gone') out(`certificate ${r.key.replace(/^incoming\//, '')}: ${r.outcome}${r.report && !r.report.valid ? ` (${r.report.errors.map((e) => e.code).join(', ')})` : ''}; report in ${config.home}/${r.reportKey ?? 'rejected/'}`);
+        },
+      });
+      void watcher.scanNow();
+      if (!g(cmd).json) {
+        out(`Certificates: drop files into ${config.home}/uploads/{tenant}/{credential}/; reports land in ${config.home}/reports/.`);
+        out('Press Ctrl-C to stop.');
+      }
       const stop = async () => {
+        await watcher.stop();
         await server.close();
         await demo?.oauth.close();
         process.exit(0);
@@ -208,6 +226,7 @@ export function buildProgram(): Command {
       process.once('SIGTERM', stop);
     });
 
+  addCertCommands(program, (cmd) => system(g(cmd)));
   return program;
 }
 
@@ -215,9 +234,13 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof UsageError) {
+      process.stderr.write(`sesame: ${err.message}\n`);
+      return 2;
+    }
     const message = err instanceof SesameError ? err.message : err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     process.stderr.write(`sesame: ${message.split('\n')[0]}\n`);
     return 1;

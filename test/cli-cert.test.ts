@@ -1,0 +1,121 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chorusChain, EKU, issue, p7b } from './helpers/pki.ts';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'sesame.js');
+let home: string;
+let dir: string;
+
+function sesame(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, SESAME_HOME: home, POWERTOOLS_LOG_LEVEL: 'WARN', ...env } }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    ).stdin?.end();
+  });
+}
+
+let good: string;
+let bad: string;
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'sesame-cli-cert-'));
+  dir = await mkdtemp(join(tmpdir(), 'sesame-certs-'));
+  const c = await chorusChain({ notAfter: new Date('2027-06-30T00:00:00Z') });
+  good = join(dir, 'good.p7b');
+  await writeFile(good, p7b([c.leaf, c.inter, c.root]));
+  const s = await chorusChain({ eku: [EKU.serverAuth] });
+  bad = join(dir, 'server.p7b');
+  await writeFile(bad, p7b([s.leaf, s.inter, s.root]));
+  await writeFile(join(dir, 'huge.pem'), Buffer.alloc(100 * 1024, 0x41));
+});
+afterAll(async () => {
+  await rm(home, { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('sesame cert check', () => {
+  it('prints a readable verdict and exits 0 for a valid file', async () => {
+    const r = await sesame(['cert', 'check', good, '--profile', 'chorus-client', '--at', '2026-11-21']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^VALID \(chorus-client, at 2026-11-21T00:00:00.000Z\)/);
+    expect(r.stdout).toMatch(/policy_not_checked/);
+  });
+
+  it('prints exactly the report object with --json and exits 1 when refused', async () => {
+    const r = await sesame(['cert', 'check', bad, '--profile', 'chorus-client', '--json', '--at', '2026-11-21']);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout);
+    expect(Object.keys(report).sort()).toEqual(['certificates', 'errors', 'profile', 'valid', 'validated_at', 'warnings']);
+    expect(report.errors.map((e: { code: string }) => e.code)).toEqual(['extended_key_usage']);
+  });
+
+  it('judges at the date given: after the end of validity the same file is expired', async () => {
+    const r = await sesame(['cert', 'check', good, '--profile', 'chorus-client', '--json', '--at', '2027-07-01']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).errors.map((e: { code: string }) => e.code)).toEqual(['expired']);
+  });
+
+  it('refuses an oversized file from its size', async () => {
+    const r = await sesame(['cert', 'check', join(dir, 'huge.pem'), '--profile', 'fla', '--json']);
+    expect(JSON.parse(r.stdout).errors[0].code).toBe('too_large');
+  });
+
+  it.each([
+    [['cert', 'check', 'missing.pem', '--profile', 'fla']],
+    [['cert', 'check', 'x', '--profile', 'chorus']],
+    [['cert', 'check', 'x']],
+    [['cert', 'check', 'x', '--profile', 'fla', '--at', 'someday']],
+  ])('exits 2 on a usage error: %j', async (args) => {
+    expect((await sesame(args)).code).toBe(2);
+  });
+});
+
+describe('sesame cert upload (local)', () => {
+  it('stores an accepted certificate in the credential and prints the verdict', async () => {
+    await sesame(['tenant', 'add', 'cfa-paris']);
+    const set = await new Promise<number>((resolve) => {
+      const child = execFile(process.execPath, [BIN, 'credential', 'set', 'cfa-paris', 'chorus-edi', '--kind', 'chorus-edi'], { env: { ...process.env, SESAME_HOME: home } }, (err) => resolve(err ? 1 : 0));
+      child.stdin?.end('{"usage":"client"}');
+    });
+    expect(set).toBe(0);
+    const r = await sesame(['cert', 'upload', 'cfa-paris', 'chorus-edi', good]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ACCEPTED: VALID/);
+    expect((await sesame(['credential', 'list', 'cfa-paris'])).stdout).toMatch(/chorus-edi\s+chorus-edi\s+production\s+2027-06-30/);
+    const refused = await sesame(['cert', 'upload', 'cfa-paris', 'chorus-edi', bad, '--json']);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout).outcome).toBe('rejected');
+    expect(await readdir(join(home, 'outbox'))).toHaveLength(1);
+  });
+});
+
+describe('sesame dev watches the uploads folder', () => {
+  it('processes a dropped file and prints the verdict', async () => {
+    const devHome = await mkdtemp(join(tmpdir(), 'sesame-dev-watch-'));
+    const child = spawn(process.execPath, [BIN, 'dev', '--port', '0', '--no-demo'], { env: { ...process.env, SESAME_HOME: devHome, POWERTOOLS_LOG_LEVEL: 'WARN' } });
+    try {
+      let out = '';
+      const waitFor = (re: RegExp) =>
+        new Promise<void>((resolve, reject) => {
+          const check = () => re.test(out) && resolve();
+          child.stdout.on('data', (d: Buffer) => {
+            out += d.toString();
+            check();
+          });
+          child.on('exit', (code) => reject(new Error(`dev exited ${code}: ${out}`)));
+          check();
+        });
+      await waitFor(/Press Ctrl-C/);
+      const cert = await issue({ subject: 'CN=x, C=FR', eku: [EKU.clientAuth] });
+      await mkdir(join(devHome, 'uploads', 'nobody', 'chorus-edi'), { recursive: true });
+      await writeFile(join(devHome, 'uploads', 'nobody', 'chorus-edi', 'x.cer'), cert.der);
+      await waitFor(/certificate nobody\/chorus-edi\/x\.cer: rejected/);
+      expect(await readdir(join(devHome, 'rejected', 'nobody', 'chorus-edi'))).toEqual(['x.cer']);
+    } finally {
+      child.kill('SIGTERM');
+      await rm(devHome, { recursive: true, force: true });
+    }
+  });
+});
