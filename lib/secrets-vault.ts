@@ -47,4 +47,18 @@ export class SecretsVault extends Construct {
       }),
     );
   }
+
+  /** New versions and tags of existing secrets under these prefixes: never create or delete. */
+  grantWrite(grantee: iam.IGrantable, ...prefixes: string[]): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['secretsmanager:PutSecretValue', 'secretsmanager:TagResource'], resources: prefixes.map((p) => this.arnFor(p)) }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:GenerateDataKey'],
+        resources: [this.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
+  }
 }

@@ -2,16 +2,23 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { SecretsVault } from './secrets-vault.ts';
 import { TokenApi } from './token-api.ts';
+import { Alerts } from './alerts.ts';
+import { CertificateIntake } from './certificate-intake.ts';
 
 /** The one Sesame stack: capabilities composed over one secrets vault. */
 export class SesameStack extends Stack {
   readonly vault: SecretsVault;
   readonly tokenApi: TokenApi;
+  readonly alerts: Alerts;
+  readonly intake: CertificateIntake;
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
     super(scope, id, props);
     this.vault = new SecretsVault(this, 'Secrets');
     this.tokenApi = new TokenApi(this, 'TokenApi', { vault: this.vault });
+    this.alerts = new Alerts(this, 'Alerts', { vault: this.vault });
+    this.intake = new CertificateIntake(this, 'CertificateIntake', { vault: this.vault, alerts: this.alerts });
+    new CfnOutput(this, 'IntakeBucket', { value: this.intake.bucket.bucketName, description: 'Set SESAME_BUCKET to this for sesame --aws cert upload' });
     new CfnOutput(this, 'KmsKeyArn', { value: this.vault.key.keyArn, description: 'Set SESAME_KMS_KEY_ID to this when filling credentials with sesame --aws' });
   }
 }

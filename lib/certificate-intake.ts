@@ -1,0 +1,67 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
+import { Construct } from 'constructs';
+import type { Alerts } from './alerts.ts';
+import { sesameFunction } from './function.ts';
+import { SECRET_PREFIXES, type SecretsVault } from './secrets-vault.ts';
+
+/**
+ * Certificate intake: operators upload to `incoming/{tenant}/{credential}/`, the function
+ * checks each file and moves it to `accepted/` or `rejected/`, with a report in `reports/`.
+ */
+export class CertificateIntake extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly function: NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: { vault: SecretsVault; alerts: Alerts; chorusPolicyOids?: string[] }) {
+    super(scope, id);
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: props.vault.key,
+      bucketKeyEnabled: true,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: RemovalPolicy.RETAIN,
+      // Refused files and old versions are evidence for a while, not forever.
+      lifecycleRules: [
+        { prefix: 'rejected/', expiration: Duration.days(180) },
+        { noncurrentVersionExpiration: Duration.days(365) },
+      ],
+    });
+
+    this.function = sesameFunction(this, 'Function', 'functions/certificate/handler.ts', {
+      description: 'Sesame certificate intake',
+      memorySize: 1024,
+      timeout: Duration.seconds(30),
+      environment: {
+        SESAME_BUCKET: this.bucket.bucketName,
+        SESAME_ALERTS_TOPIC_ARN: props.alerts.topic.topicArn,
+        ...(props.chorusPolicyOids?.length ? { SESAME_CHORUS_POLICY_OIDS: props.chorusPolicyOids.join(',') } : {}),
+      },
+    });
+    const fn = this.function;
+    const objects = (prefix: string) => this.bucket.arnForObjects(`${prefix}*`);
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:DeleteObject'], resources: [objects('incoming/')] }));
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [objects('accepted/'), objects('rejected/'), objects('reports/')] }));
+    // Without ListBucket, reading a missing key answers 403 instead of 404, and a
+    // second delivery of an event would fail instead of finding nothing to do.
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': ['incoming/*'] } } }));
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [props.vault.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': [`s3.${Stack.of(this).region}.amazonaws.com`, `sns.${Stack.of(this).region}.amazonaws.com`] } },
+      }),
+    );
+    props.vault.grantRead(fn, SECRET_PREFIXES.credentials, SECRET_PREFIXES.tenants);
+    props.vault.grantWrite(fn, SECRET_PREFIXES.credentials);
+    props.alerts.grantPublish(fn);
+
+    this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(fn), { prefix: 'incoming/' });
+  }
+}
