@@ -10,6 +10,7 @@ import { startLocalServer } from '../functions/local/server.ts';
 import { startUploadWatcher } from '../functions/local/upload-watcher.ts';
 import { LocalObjectStore } from '../functions/adapters/local-object-store.ts';
 import { addCertCommands, UsageError } from './cert-commands.ts';
+import { addFlaCommands } from './fla-commands.ts';
 
 /** `sesame`: administration on the local store (default) or on AWS (--aws), and the local broker. */
 
@@ -102,9 +103,10 @@ export function buildProgram(): Command {
     .description('store a credential; the fields are read as one JSON object on stdin, never from arguments')
     .addOption(new Option('--kind <kind>', 'credential kind').choices([...KINDS]).makeOptionMandatory())
     .addOption(new Option('--env <environment>', 'environment').choices([...ENVIRONMENTS]))
-    .action(async (t: string, c: string, o: { kind: string; env?: string }, cmd: Command) => {
+    .option('--merge', 'merge these fields into the stored ones (e.g. add a client_id) instead of replacing them')
+    .action(async (t: string, c: string, o: { kind: string; env?: string; merge?: boolean }, cmd: Command) => {
       const fields = await readStdinJson();
-      const summary = await (await system(g(cmd))).credentials.set({ tenant: t, credential: c, kind: o.kind, ...(o.env ? { environment: o.env } : {}), fields });
+      const summary = await (await system(g(cmd))).credentials.set({ tenant: t, credential: c, kind: o.kind, ...(o.env ? { environment: o.env } : {}), ...(o.merge ? { merge: true } : {}), fields });
       out(g(cmd).json ? JSON.stringify(summary) : `stored ${summary.tenant}/${summary.credential} (${summary.kind}, ${summary.environment}${summary.expires_at ? `, expires ${summary.expires_at}` : ''})`);
     });
   credential
@@ -227,6 +229,7 @@ export function buildProgram(): Command {
     });
 
   addCertCommands(program, (cmd) => system(g(cmd)));
+  addFlaCommands(program, (cmd) => system(g(cmd)));
   return program;
 }
 

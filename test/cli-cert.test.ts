@@ -119,3 +119,44 @@ describe('sesame dev watches the uploads folder', () => {
     }
   });
 });
+
+describe('sesame fla keygen', () => {
+  it('onboards an FLA client end to end: keygen, registration of the .cer, client id, a real token', async () => {
+    const { X509Certificate } = await import('node:crypto');
+    const { readFile } = await import('node:fs/promises');
+    const { startOAuthServer } = await import('../functions/local/oauth-server.ts');
+    await sesame(['tenant', 'add', 'cfa-bxl', '--name', 'CFA Bruxelles', '--bce', '0123.456.789']);
+    const cer = join(dir, 'chaman.cer');
+    const gen = await sesame(['fla', 'keygen', 'cfa-bxl', 'fla-employer', '--alg', 'ES384', '--quality', 'employer', '--env', 'acceptance', '--out', cer, '--json']);
+    expect(gen.code).toBe(0);
+    expect(JSON.parse(gen.stdout)).toMatchObject({ kind: 'fla', environment: 'acceptance', certificate_file: cer });
+    expect(gen.stdout).not.toContain('PRIVATE KEY');
+    const check = await sesame(['cert', 'check', cer, '--profile', 'fla', '--json']);
+    expect(check.code).toBe(0);
+    expect(JSON.parse(check.stdout).certificates[0]).toMatchObject({ subject: 'CN=CFA Bruxelles, O=CFA Bruxelles, organizationIdentifier=NTRBE-0123456789, C=BE', key: { type: 'ec', curve: 'P-384' } });
+
+    // Before Chaman issues the client id, the credential is incomplete.
+    expect((await sesame(['token', 'cfa-bxl', 'fla-employer'])).stderr).toMatch(/no client_id yet/);
+
+    // "Chaman": an OAuth2 server that trusts the public key of the .cer.
+    const publicKey = new X509Certificate(await readFile(cer)).publicKey;
+    const oauth = await startOAuthServer({ clients: [{ client_id: 'self_service_chaman_42', auth: 'private_key_jwt', publicKey }] });
+    try {
+      const merge = await new Promise<number>((resolve) => {
+        const child = execFile(process.execPath, [BIN, 'credential', 'set', 'cfa-bxl', 'fla-employer', '--kind', 'fla', '--merge'], { env: { ...process.env, SESAME_HOME: home } }, (err) => resolve(err ? 1 : 0));
+        child.stdin?.end(JSON.stringify({ client_id: 'self_service_chaman_42', token_endpoint: oauth.tokenEndpoint }));
+      });
+      expect(merge).toBe(0);
+      const token = await sesame(['token', 'cfa-bxl', 'fla-employer', '--json']);
+      expect(JSON.parse(token.stdout)).toMatchObject({ kind: 'fla', environment: 'acceptance', token_type: 'Bearer' });
+    } finally {
+      await oauth.close();
+    }
+  });
+
+  it('refuses to replace an existing key without --replace, and --bits with an EC algorithm', async () => {
+    expect((await sesame(['fla', 'keygen', 'cfa-bxl', 'fla-employer', '--out', join(dir, 'x.cer')])).stderr).toMatch(/already has a private key/);
+    expect((await sesame(['fla', 'keygen', 'cfa-bxl', 'fla-other', '--alg', 'ES512', '--bits', '2048', '--quality', 'employer'])).code).toBe(2);
+    expect((await sesame(['fla', 'keygen', 'cfa-bxl', 'opco-atlas', '--quality', 'employer'])).code).toBe(2);
+  });
+});

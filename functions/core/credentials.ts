@@ -55,6 +55,8 @@ export interface SetCredentialInput {
   kind?: string;
   environment?: string;
   fields: unknown;
+  /** Merge into the stored fields (e.g. add a client_id) instead of replacing them. */
+  merge?: boolean;
 }
 
 export const REDACTED = '[redacted]';
@@ -74,7 +76,8 @@ export class Credentials {
       throw new SesameError('invalid_request', `credential id "${id}" is of kind "${kind}", not "${input.kind}"`, { details: { field: 'kind' } });
     }
     const platform = platformOf(kind);
-    const environment = (input.environment ?? platform.environments[0]) as Environment;
+    const stored = input.merge ? ((await this.store.get(credentialSecretName(tenant, id)))?.value as { fields?: unknown; environment?: string } | undefined) : undefined;
+    const environment = (input.environment ?? stored?.environment ?? platform.environments[0]) as Environment;
     if (!platform.environments.includes(environment)) {
       throw new SesameError('invalid_request', `${kind} environments are ${platform.environments.join(', ')}, not "${input.environment}"`, {
         details: { field: 'environment' },
@@ -82,7 +85,13 @@ export class Credentials {
     }
     await this.tenants.get(tenant);
     const ctx: PlatformContext = { tenant, credential: id, environment, clock: this.clock };
-    let fields = validate(platform.schema, input.fields, `${kind} credential`);
+    let given = input.fields;
+    if (input.merge) {
+      if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new SesameError('invalid_request', `${kind} credential: fields must be a JSON object`);
+      const before = typeof stored?.fields === 'object' && stored.fields !== null ? stored.fields : {};
+      given = { ...before, ...given };
+    }
+    let fields = validate(platform.schema, given, `${kind} credential`);
     if (platform.prepare) fields = platform.prepare(fields, ctx);
     const expiresAt = earliest(platform.expiries(fields, ctx));
     const body = { tenant, credential: id, kind, environment, fields, updated_at: this.clock.now().toISOString() };

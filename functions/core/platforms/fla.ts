@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { SesameError } from '../errors.ts';
+import type { Steps } from '../text.ts';
 import { z } from 'zod';
 import { algorithmFor, CLIENT_ASSERTION_TYPE, signClientAssertion, type AssertionAlg } from '../assertion.ts';
 import { chainExpiries, parseCertificates } from '../x509.ts';
@@ -18,6 +19,22 @@ const BASE_URLS: Partial<Record<Environment, string>> = {
   acceptance: 'https://services-acpt.socialsecurity.be/REST',
 };
 
+/** Registering a certificate in Chaman (source doc 003 §4.4): what gives the client id. */
+export const CHAMAN_STEPS: Steps = {
+  fr: [
+    'Se connecter à Chaman (socialsecurity.be → Entreprise → Chaman → gérer vos canaux techniques) avec CSAM (eID ou itsme), dans la qualité voulue (employeur, mandataire ou prestataire de formation).',
+    'Créer un compte webservice REST (« Ajouter un compte Webservice », permission « CareerPro – Federal Learning Account – Déclaration ») ou ouvrir le compte existant, puis « Ajouter un certificat » : charger le fichier .cer (clé publique) et lui donner un nom.',
+    'Valider, puis noter le Client ID affiché sur la ligne du compte (self_service_chaman_…).',
+    'L’enregistrer dans Sesame : `echo \'{"client_id":"self_service_chaman_…"}\' | sesame credential set <tenant> <credential> --kind fla --merge`.',
+  ],
+  en: [
+    'Sign in to Chaman (socialsecurity.be → Company → Chaman → manage your technical channels) with CSAM (eID or itsme), in the right capacity (employer, service provider or training provider).',
+    'Create a REST web-service account ("Add a web-service account", permission "CareerPro – Federal Learning Account – Declaration") or open the existing one, then "Add a certificate": upload the .cer file (public key) and name it.',
+    'Confirm, then note the Client ID shown on the account line (self_service_chaman_…).',
+    'Store it in Sesame: `echo \'{"client_id":"self_service_chaman_…"}\' | sesame credential set <tenant> <credential> --kind fla --merge`.',
+  ],
+};
+
 /** Chaman's rules for the web-service certificate (source doc 003 §4.4.1): self-signed allowed. */
 export const FLA_CERTIFICATE_PROFILE: CertificateProfile = {
   name: 'fla',
@@ -30,7 +47,8 @@ export const FLA_CERTIFICATE_PROFILE: CertificateProfile = {
 
 const schema = z
   .strictObject({
-    client_id: text(256),
+    // Absent between `sesame fla keygen` and registration in Chaman, which issues it.
+    client_id: text(256).optional(),
     private_key: privateKeyPem,
     certificate: certificatePem.optional(),
     quality: z.enum(['employer', 'provider', 'training-provider']),
@@ -84,13 +102,23 @@ function signingKey(f: FlaFields): { key: KeyObject; alg: AssertionAlg } {
 const tokenEndpoint = (f: FlaFields, ctx: PlatformContext): string =>
   f.token_endpoint ?? TOKEN_ENDPOINTS[ctx.environment] ?? (TOKEN_ENDPOINTS.production as string);
 
+function clientId(f: FlaFields, ctx: PlatformContext): string {
+  if (!f.client_id) {
+    throw new SesameError('credential_incomplete', `credential "${ctx.credential}" of tenant "${ctx.tenant}" has no client_id yet: register its certificate in Chaman, then add the client id with \`sesame credential set --merge\``, {
+      details: { tenant: ctx.tenant, credential: ctx.credential },
+    });
+  }
+  return f.client_id;
+}
+
 async function assertion(f: FlaFields, ctx: PlatformContext) {
+  const id = clientId(f, ctx);
   const { key, alg } = signingKey(f);
   const endpoint = tokenEndpoint(f, ctx);
   const signed = await signClientAssertion({
     key,
     alg,
-    clientId: f.client_id,
+    clientId: id,
     audience: endpoint,
     now: ctx.clock.now(),
     ...(f.assertion_ttl ? { ttlSeconds: f.assertion_ttl } : {}),
@@ -108,6 +136,7 @@ export default definePlatform<FlaFields>({
   expiries: (f) =>
     chainExpiries(f.certificate, { fr: 'certificat Chaman', en: 'Chaman certificate' }, { fr: 'chaîne du certificat Chaman', en: 'Chaman certificate chain' }),
   material(f, ctx) {
+    clientId(f, ctx);
     return {
       type: 'oauth',
       tokenEndpoint: tokenEndpoint(f, ctx),
@@ -143,17 +172,13 @@ export default definePlatform<FlaFields>({
   renewal: {
     fr: [
       'Générer une nouvelle paire de clés et un certificat (RSA 2048/3072/4096 ou EC P-384/P-521, SHA-256/384/512, usage Digital Signature) : `sesame fla keygen`, ou un certificat qualifié.',
-      'Se connecter à Chaman (socialsecurity.be → Entreprise → Chaman → gérer vos canaux techniques) avec CSAM (eID ou itsme).',
-      'Ouvrir le compte webservice REST du canal FLA, « Ajouter un certificat », charger le fichier .cer (clé publique) et lui donner un nom.',
+      ...CHAMAN_STEPS.fr,
       'Garder l’ancien certificat actif jusqu’à ce que Sesame utilise le nouveau (un compte peut porter plusieurs certificats), puis le retirer.',
-      'Enregistrer la nouvelle clé privée et le certificat dans Sesame (`sesame credential set`).',
     ],
     en: [
       'Generate a new key pair and certificate (RSA 2048/3072/4096 or EC P-384/P-521, SHA-256/384/512, key usage Digital Signature): `sesame fla keygen`, or a qualified certificate.',
-      'Sign in to Chaman (socialsecurity.be → Company → Chaman → manage your technical channels) with CSAM (eID or itsme).',
-      'Open the REST web-service account of the FLA channel, "Add a certificate", upload the .cer file (public key) and name it.',
+      ...CHAMAN_STEPS.en,
       'Keep the old certificate active until Sesame uses the new one (an account may hold several certificates), then remove it.',
-      'Store the new private key and certificate in Sesame (`sesame credential set`).',
     ],
   },
 });
