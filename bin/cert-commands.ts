@@ -6,7 +6,11 @@ import { S3ObjectStore } from '../functions/adapters/s3-object-store.ts';
 import type { System } from '../functions/adapters/system.ts';
 import { PROFILE_NAMES } from '../functions/core/certificates/profile.ts';
 import { certificateProfile } from '../functions/core/certificates/profiles.ts';
-import { MAX_CERTIFICATE_BYTES, oversizedReport, validateCertificate, type CertificateReport } from '../functions/core/certificates/validator.ts';
+import { MAX_CERTIFICATE_BYTES, oversizedReport, validateCertificate, validateCertificateChain, type CertificateReport } from '../functions/core/certificates/validator.ts';
+import { toPem } from '../functions/core/bytes.ts';
+import { parseCredentialId } from '../functions/core/ids.ts';
+import { KINDS, platformOf } from '../functions/core/platforms/index.ts';
+import { readPkcs12 } from '../functions/local/pkcs12.ts';
 import { readConfig, requireEnv } from '../functions/core/config.ts';
 import { SesameError } from '../functions/core/errors.ts';
 import type { IntakeResult } from '../functions/core/intake.ts';
@@ -113,5 +117,85 @@ export function addCertCommands(program: Command, system: (cmd: Command) => Prom
       else if (result.report) out(`${result.outcome.toUpperCase()}: ${formatReport(result.report, file)}`);
       else out(`${result.outcome.toUpperCase()}: ${result.reason?.fr ?? ''}\n  ${result.reason?.en ?? ''}`);
       if (!['accepted', 'unchanged'].includes(result.outcome)) process.exitCode = 1;
+    });
+}
+
+/** The password of a PKCS#12 file: prompted without echo on a terminal, else the first line of stdin. */
+export async function readPassword(prompt: string): Promise<string> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const c of stdin as AsyncIterable<Buffer>) chunks.push(c);
+    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  }
+  process.stderr.write(prompt);
+  stdin.setRawMode(true);
+  stdin.resume();
+  return new Promise((resolve, reject) => {
+    let value = '';
+    const onData = (d: Buffer) => {
+      for (const ch of d.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') {
+          stdin.setRawMode(false);
+          stdin.pause();
+          stdin.off('data', onData);
+          process.stderr.write('\n');
+          resolve(value);
+          return;
+        }
+        if (ch === '\u0003') {
+          stdin.setRawMode(false);
+          reject(new UsageError('cancelled'));
+          return;
+        }
+        value = ch === '\u007f' ? value.slice(0, -1) : value + ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+/** `sesame credential import-p12`: key and certificate from a .p12/.pfx, validated before anything is stored. */
+export function addImportP12(credential: Command, system: (cmd: Command) => Promise<System>) {
+  credential
+    .command('import-p12 <tenant> <credential> <file>')
+    .description('import a key and certificate from a PKCS#12 file (password prompted, or read from stdin); the certificate is validated first')
+    .addOption(new Option('--quality <quality>', 'FLA capacity, for a new credential').choices(['employer', 'provider', 'training-provider']))
+    .action(async (tenant: string, id: string, file: string, o: { quality?: string }, cmd: Command) => {
+      const { kind } = parseCredentialId(id, KINDS);
+      const platform = platformOf(kind);
+      if (!platform.certificateProfile) throw new UsageError(`${kind} credentials take no certificate`);
+      const s = await system(cmd);
+      await s.tenants.get(tenant);
+      const current = await s.credentials.findForUpdate(tenant, id);
+      const fields = (current?.fields ?? undefined) as Record<string, unknown> | undefined;
+      const quality = o.quality ?? (fields?.quality as string | undefined);
+      if (kind === 'fla' && !quality) throw new UsageError('--quality is required for a new FLA credential');
+      const { privateKeyPem, certificatesPem } = await readPkcs12(file, await readPassword(`Password for ${file}: `));
+      const config = readConfig();
+      const keepsKey = kind === 'fla';
+      const { report, chain } = validateCertificateChain(new TextEncoder().encode(certificatesPem), certificateProfile(platform.certificateProfile(fields as never)), {
+        at: s.clock.now(),
+        ...(current ? { environment: current.environment } : {}),
+        ...(keepsKey ? { privateKeyPem } : {}),
+        policyAllowList: config.policyAllowList,
+        testPolicyOids: config.testPolicyOids,
+      });
+      if (!report.valid) {
+        out(cmd.optsWithGlobals().json ? JSON.stringify(report) : formatReport(report, file));
+        process.exitCode = 1;
+        return;
+      }
+      const leaf = report.certificates[0] as { sha256: string; not_after: string };
+      const pem = chain.map((der) => toPem('CERTIFICATE', der)).join('');
+      const next = keepsKey
+        ? { ...(fields ?? {}), quality, private_key: privateKeyPem, certificate: pem, certificate_sha256: leaf.sha256 }
+        : platform.acceptCertificate?.(fields as never, { pem, sha256: leaf.sha256, notAfter: leaf.not_after });
+      const summary = await s.credentials.set({ tenant, credential: id, kind, ...(current ? { environment: current.environment } : {}), fields: next });
+      if (cmd.optsWithGlobals().json) out(JSON.stringify({ ...summary, sha256: leaf.sha256, private_key_stored: keepsKey }));
+      else {
+        out(`imported ${tenant}/${id}: certificate ${leaf.sha256.slice(0, 16)}…, valid until ${leaf.not_after.slice(0, 10)}`);
+        out(keepsKey ? 'The private key is in the secret store only.' : 'Only the certificate is stored: Sesame does not keep Chorus Pro private keys.');
+      }
     });
 }

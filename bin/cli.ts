@@ -9,7 +9,7 @@ import { ENVIRONMENTS } from '../functions/core/platforms/types.ts';
 import { startLocalServer } from '../functions/local/server.ts';
 import { startUploadWatcher } from '../functions/local/upload-watcher.ts';
 import { LocalObjectStore } from '../functions/adapters/local-object-store.ts';
-import { addCertCommands, UsageError } from './cert-commands.ts';
+import { addCertCommands, addImportP12, UsageError } from './cert-commands.ts';
 import { addFlaCommands } from './fla-commands.ts';
 
 /** `sesame`: administration on the local store (default) or on AWS (--aws), and the local broker. */
@@ -123,6 +123,8 @@ export function buildProgram(): Command {
       const shown = await (await system(g(cmd))).credentials.show(t, c);
       out(JSON.stringify(shown, null, g(cmd).json ? undefined : 2));
     });
+
+  addImportP12(credential, (cmd) => system(g(cmd)));
 
   const app = program.command('app').description('apps and their keys');
   app

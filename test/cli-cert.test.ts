@@ -160,3 +160,64 @@ describe('sesame fla keygen', () => {
     expect((await sesame(['fla', 'keygen', 'cfa-bxl', 'opco-atlas', '--quality', 'employer'])).code).toBe(2);
   });
 });
+
+describe('sesame credential import-p12', () => {
+  async function p12(cert: { pem: string; privatePem: string }, password: string, name: string) {
+    const { execFileSync } = await import('node:child_process');
+    const key = join(dir, `${name}.key`);
+    const crt = join(dir, `${name}.crt`);
+    const pass = join(dir, `${name}.pass`);
+    await writeFile(key, cert.privatePem, { mode: 0o600 });
+    await writeFile(crt, cert.pem);
+    await writeFile(pass, password, { mode: 0o600 });
+    const file = join(dir, `${name}.p12`);
+    execFileSync('openssl', ['pkcs12', '-export', '-inkey', key, '-in', crt, '-out', file, '-passout', `file:${pass}`]);
+    await rm(key);
+    return file;
+  }
+  const importP12 = (args: string[], password: string) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, [BIN, 'credential', 'import-p12', ...args], { env: { ...process.env, SESAME_HOME: home } }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+      child.stdin?.end(`${password}\n`);
+    });
+
+  it('imports an FLA key and certificate, password on stdin, after validating them', async () => {
+    await sesame(['tenant', 'add', 'cfa-p12']);
+    const cert = await issue({ subject: 'CN=CFA P12, O=CFA P12, C=BE', shape: 'ec384', digest: 'SHA-384' });
+    const file = await p12(cert, 'S3cret p12 pass', 'fla');
+    const r = await importP12(['cfa-p12', 'fla-employer', file, '--quality', 'employer', '--json'], 'S3cret p12 pass');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ kind: 'fla', expires_at: '2028-01-01T00:00:00.000Z', private_key_stored: true });
+    const shown = JSON.parse((await sesame(['credential', 'show', 'cfa-p12', 'fla-employer', '--json'])).stdout);
+    expect(shown.fields).toMatchObject({ private_key: '[redacted]', quality: 'employer' });
+    expect(r.stdout + r.stderr).not.toContain('S3cret');
+  });
+
+  it('keeps only the certificate of a Chorus Pro p12', async () => {
+    const c = await chorusChain();
+    const file = await p12(c.leaf, 'pw', 'edi');
+    await new Promise<void>((resolve) => {
+      const child = execFile(process.execPath, [BIN, 'credential', 'set', 'cfa-p12', 'chorus-edi', '--kind', 'chorus-edi'], { env: { ...process.env, SESAME_HOME: home } }, () => resolve());
+      child.stdin?.end('{"usage":"client"}');
+    });
+    // The p12 holds the leaf only: the Chorus profile wants the whole chain, and says so.
+    const r = await importP12(['cfa-p12', 'chorus-edi', file, '--json'], 'pw');
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).errors.map((e: { code: string }) => e.code)).toEqual(['chain_incomplete']);
+  });
+
+  it('refuses a legacy p12 whose certificate breaks the rules, storing nothing', async () => {
+    const legacy = join(import.meta.dirname, '..', '..', 'shared', 'testdata', 'x509', 'boringssl', 'crypto', 'pkcs8', 'test', 'openssl.p12');
+    const r = await importP12(['cfa-p12', 'fla-legacy', legacy, '--quality', 'employer', '--json'], 'foo');
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).errors.map((e: { code: string }) => e.code)).toEqual(['digest', 'key_usage', 'expired']);
+    expect((await sesame(['credential', 'list', 'cfa-p12'])).stdout).not.toContain('fla-legacy');
+  });
+
+  it('says so on a wrong password', async () => {
+    const legacy = join(import.meta.dirname, '..', '..', 'shared', 'testdata', 'x509', 'boringssl', 'crypto', 'pkcs8', 'test', 'pbes2_sha256.p12');
+    const r = await importP12(['cfa-p12', 'fla-x', legacy, '--quality', 'employer'], 'not-foo');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^sesame: wrong password for /);
+  });
+});
