@@ -209,6 +209,18 @@ describe('the chorus profiles', () => {
     expect(r.errors[0]?.message.en).toBe('"CN=I, C=FR" expired on 2026-10-01.');
   });
 
+  it('gives the same report from a cold parse and from the parse cache, and still catches a forgery', async () => {
+    const { clearCertificateCache } = await import('../../functions/core/certificates/der.ts');
+    const bytes = p7b([good.leaf, good.inter, good.root]);
+    clearCertificateCache();
+    const cold = run(bytes, 'chorus-client');
+    const warm = run(bytes, 'chorus-client');
+    expect(warm).toEqual(cold);
+    // The genuine intermediate is cached by its bytes; a forged one has other bytes.
+    const forged = await issue({ subject: good.inter.name, issuer: good.root, ca: true, shape: 'ec521' });
+    expect(codes(run(p7b([good.leaf, forged, good.root]), 'chorus-client'))).toEqual(['chain_signature']);
+  });
+
   it('refuses two end-entity certificates in one file', async () => {
     const other = await issue({ subject: 'CN=other.example, C=FR', issuer: good.inter, eku: [EKU.clientAuth] });
     expect(codes(run(p7b([good.leaf, other, good.inter, good.root]), 'chorus-client'))).toEqual(['format']);

@@ -177,7 +177,7 @@ function rawSpki(asn1: asn1js.AsnType, cert: pkijs.Certificate): Uint8Array {
   return block ? new Uint8Array(block.valueBeforeDecodeView) : new Uint8Array(cert.subjectPublicKeyInfo.toSchema().toBER(false));
 }
 
-function parseOne(der: Uint8Array, cert: pkijs.Certificate, asn1: asn1js.AsnType): ParsedCertificate {
+function parseOne(der: Uint8Array, cert: pkijs.Certificate, asn1: asn1js.AsnType, hash: string): ParsedCertificate {
   if (Number.isNaN(cert.notBefore.value.getTime()) || Number.isNaN(cert.notAfter.value.getTime())) throw new Error('validity dates cannot be read');
   // RFC 5280 §4.1.1.2: the signed and the outer signature algorithms must be the same.
   if (cert.signature.algorithmId !== cert.signatureAlgorithm.algorithmId) throw new Error('inner and outer signature algorithms differ');
@@ -209,7 +209,7 @@ function parseOne(der: Uint8Array, cert: pkijs.Certificate, asn1: asn1js.AsnType
   const verifiedBy = new WeakMap<ParsedCertificate, boolean>();
   const parsed: ParsedCertificate = {
     der,
-    sha256: createHash('sha256').update(der).digest('hex'),
+    sha256: hash,
     subject: dn(cert.subject),
     issuer: dn(cert.issuer),
     serial: hex(cert.serialNumber.valueBlock.valueHexView),
@@ -256,8 +256,39 @@ function fromBerExact(der: Uint8Array): asn1js.AsnType | undefined {
   return asn1.result;
 }
 
+/**
+ * Parsed certificates by the SHA-256 of their exact DER. The same CA certificates come
+ * with upload after upload: identical bytes give identical facts, so they are parsed
+ * once, and a signature verified between two cached certificates stays verified.
+ */
+const CACHE_LIMIT = 512;
+const cache = new Map<string, ParsedCertificate>();
+const sha256Hex = (der: Uint8Array) => createHash('sha256').update(der).digest('hex');
+
+function cached(hash: string): ParsedCertificate | undefined {
+  const hit = cache.get(hash);
+  if (hit) {
+    cache.delete(hash);
+    cache.set(hash, hit); // most recently used last
+  }
+  return hit;
+}
+
+function remember(parsed: ParsedCertificate): ParsedCertificate {
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+  cache.set(parsed.sha256, parsed);
+  return parsed;
+}
+
+/** For measurements of cold parsing. */
+export function clearCertificateCache(): void {
+  cache.clear();
+}
+
 /** Undefined when the DER is not shaped as a certificate; a reason when it is one we cannot accept. */
-function certificateFrom(asn1: asn1js.AsnType, der: Uint8Array): ParsedCertificate | string | undefined {
+function certificateFrom(asn1: asn1js.AsnType, der: Uint8Array, hash = sha256Hex(der)): ParsedCertificate | string | undefined {
+  const hit = cached(hash);
+  if (hit) return hit;
   let cert: pkijs.Certificate;
   try {
     cert = new pkijs.Certificate({ schema: asn1 });
@@ -265,7 +296,7 @@ function certificateFrom(asn1: asn1js.AsnType, der: Uint8Array): ParsedCertifica
     return undefined;
   }
   try {
-    return parseOne(der, cert, asn1);
+    return remember(parseOne(der, cert, asn1, hash));
   } catch (err) {
     return `a certificate whose ${err instanceof Error && /differ|dates/.test(err.message) ? err.message : 'fields cannot be read'}`;
   }
@@ -285,9 +316,12 @@ function isOneOf(asn1: asn1js.AsnType, ...classes: { new (p: { schema: unknown }
 
 /** One DER structure: a certificate, a PKCS#7 bundle, or something refused for a reason. */
 function decodeDer(der: Uint8Array): Decoded {
+  const hash = sha256Hex(der);
+  const hit = cached(hash);
+  if (hit) return { type: 'certificates', format: 'der', certificates: [hit] };
   const asn1 = fromBerExact(der);
   if (!asn1) return { type: 'parse', what: 'not valid DER (truncated, or bytes after the end)' };
-  const single = certificateFrom(asn1, der);
+  const single = certificateFrom(asn1, der, hash);
   if (typeof single === 'string') return { type: 'parse', what: single };
   if (single) return { type: 'certificates', format: 'der', certificates: [single] };
   let info: pkijs.ContentInfo | undefined;
