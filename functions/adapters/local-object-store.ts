@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic-file.ts';
 import { dirname, join, relative, sep } from 'node:path';
 import { SesameError } from '../core/errors.ts';
 import type { ObjectStore, StoredObject } from '../core/ports.ts';
@@ -57,19 +56,7 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async put(key: string, bytes: Uint8Array): Promise<void> {
-    const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
-    const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-    try {
-      await fh.writeFile(bytes);
-      await fh.close();
-      await rename(tmp, target);
-    } catch (err) {
-      await fh.close().catch(() => undefined);
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
+    await writeFileAtomic(this.path(key), bytes);
   }
 
   async move(from: string, to: string): Promise<void> {

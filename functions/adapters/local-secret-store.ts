@@ -1,7 +1,8 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { dirname, join, sep } from 'node:path';
+import { mkdir, open, readdir, readFile, stat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import { writeFileAtomic } from './atomic-file.ts';
 import { SesameError } from '../core/errors.ts';
 import type { Clock, SecretListing, SecretStore, SecretVersion, Tags } from '../core/ports.ts';
 import { systemClock } from '../core/ports.ts';
@@ -142,23 +143,8 @@ export class LocalSecretStore implements SecretStore {
     return { id, created_at, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
   }
 
-  /** Temp file then rename: a reader sees the old file or the new one, never half of one. */
   private async writeAtomic(name: string, file: StoredFile): Promise<void> {
-    const target = this.path(name);
-    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
-    const tmp = `${target}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-    try {
-      await fh.writeFile(JSON.stringify(file, null, 1));
-      await fh.sync();
-      await fh.close();
-      await rename(tmp, target);
-    } catch (err) {
-      await fh.close().catch(() => undefined);
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
-    await chmod(target, 0o600);
+    await writeFileAtomic(this.path(name), JSON.stringify(file, null, 1), { sync: true });
   }
 
   /** Serialises writers of one name inside this process. */
