@@ -1,0 +1,168 @@
+import { credentialSecretName, CREDENTIAL_PREFIX, earliest, NO_EXPIRY, TAG, type Credentials } from './credentials.ts';
+import { describeError } from './errors.ts';
+import { platformOf } from './platforms/index.ts';
+import type { Expiry } from './platforms/types.ts';
+import type { Clock, Log, Notification, Notifier, SecretStore, Tags } from './ports.ts';
+import type { Tenants } from './tenants.ts';
+import type { Text } from './text.ts';
+
+/**
+ * The expiry watch. It reads tags only (`ListSecrets` pages of 100), decides from
+ * them whether an alert is due, and decrypts a credential only to say exactly what
+ * expires when one is. Alert state lives in tags too, so every run starts from what
+ * the previous one did.
+ */
+export const DEFAULT_THRESHOLDS = [60, 30, 14, 7, 3, 1, 0] as const;
+export const ALERT_TAG = {
+  level: 'sesame:alert-level',
+  for: 'sesame:alert-for',
+  at: 'sesame:alerted-at',
+} as const;
+
+const DAY = 86_400_000;
+const dayIndex = (d: Date) => Math.floor(d.getTime() / DAY);
+
+export type Severity = Notification['attributes']['severity'];
+
+export type Due =
+  | { type: 'threshold'; threshold: number; daysLeft: number; severity: Severity }
+  | { type: 'expired'; daysAgo: number; severity: 'expired' }
+  | { type: 'no-date'; severity: 'info' };
+
+/** The alert due now for one credential's tags, if any, and the tags to write once it is sent. */
+export function alertDue(tags: Tags, now: Date, thresholds: readonly number[] = DEFAULT_THRESHOLDS): { due: Due; next: Tags } | undefined {
+  const expires = tags[TAG.expiresAt];
+  const alertedAt = tags[ALERT_TAG.at] ? new Date(tags[ALERT_TAG.at] as string) : undefined;
+  const daysSinceAlert = alertedAt && !Number.isNaN(alertedAt.getTime()) ? dayIndex(now) - dayIndex(alertedAt) : Number.POSITIVE_INFINITY;
+  const stamp = { [ALERT_TAG.at]: now.toISOString() };
+
+  if (!expires || expires === NO_EXPIRY || Number.isNaN(Date.parse(expires))) {
+    // Never silence: a credential without an end date is a reminder a week.
+    if (daysSinceAlert < 7) return undefined;
+    return { due: { type: 'no-date', severity: 'info' }, next: { ...stamp, [ALERT_TAG.for]: NO_EXPIRY, [ALERT_TAG.level]: 'none' } };
+  }
+  const end = new Date(expires);
+  // A new end date (a renewal) starts the thresholds again.
+  const sameDate = tags[ALERT_TAG.for] === expires;
+  const level = sameDate ? tags[ALERT_TAG.level] : undefined;
+
+  if (now >= end) {
+    const daysAgo = dayIndex(now) - dayIndex(end);
+    const first = level !== 'expired';
+    const cadence = daysAgo <= 7 ? 1 : 7;
+    if (!first && daysSinceAlert < cadence) return undefined;
+    return { due: { type: 'expired', daysAgo, severity: 'expired' }, next: { ...stamp, [ALERT_TAG.for]: expires, [ALERT_TAG.level]: 'expired' } };
+  }
+  const daysLeft = Math.ceil((end.getTime() - now.getTime()) / DAY);
+  const crossed = [...thresholds].filter((t) => t > 0 && daysLeft <= t).sort((a, b) => a - b)[0];
+  if (crossed === undefined) return undefined;
+  const last = level !== undefined && level !== 'none' && level !== 'expired' ? Number(level) : Number.POSITIVE_INFINITY;
+  if (crossed >= last) return undefined;
+  const severity: Severity = crossed <= 3 ? 'critical' : crossed <= 14 ? 'warning' : 'info';
+  return { due: { type: 'threshold', threshold: crossed, daysLeft, severity }, next: { ...stamp, [ALERT_TAG.for]: expires, [ALERT_TAG.level]: String(crossed) } };
+}
+
+const iso = (d: Date) => d.toISOString().slice(0, 10);
+
+/** The message: subject within 100 characters, French then English, with the platform's renewal steps. */
+export function expiryNotification(input: { tenant: string; tenantName?: string; credential: string; kind: string; what: Text; at?: Date; due: Due }): Notification {
+  const { tenant, credential, kind, what, at, due } = input;
+  const platform = platformOf(kind);
+  const who = `${tenant}${input.tenantName && input.tenantName !== tenant ? ` (${input.tenantName})` : ''}`;
+  const subjectTail =
+    due.type === 'threshold' ? `expires in ${due.daysLeft} day${due.daysLeft > 1 ? 's' : ''}` : due.type === 'expired' ? (due.daysAgo === 0 ? 'has expired today' : `expired ${due.daysAgo} day${due.daysAgo > 1 ? 's' : ''} ago`) : 'has no end date recorded';
+  const base = `[Sesame] ${what.en} of ${tenant}/${credential} ${subjectTail}`;
+  const subject = base.length <= 100 ? base : `${base.slice(0, 99)}…`;
+  const status = {
+    fr: due.type === 'threshold' ? `expire le ${iso(at as Date)}, dans ${due.daysLeft} jour(s)` : due.type === 'expired' ? `a expiré le ${iso(at as Date)}${due.daysAgo > 0 ? `, il y a ${due.daysAgo} jour(s)` : ''}` : 'n’a pas de date de fin enregistrée : l’enregistrer pour être prévenu à temps',
+    en: due.type === 'threshold' ? `expires on ${iso(at as Date)}, in ${due.daysLeft} day(s)` : due.type === 'expired' ? `expired on ${iso(at as Date)}${due.daysAgo > 0 ? `, ${due.daysAgo} day(s) ago` : ''}` : 'has no end date recorded: record one to be warned in time',
+  };
+  const steps = (lang: 'fr' | 'en') => platform.renewal[lang].map((s, i) => `  ${i + 1}. ${s}`).join('\n');
+  const message = [
+    `Client : ${who}`,
+    `Identifiant : ${credential} (${platform.title.fr})`,
+    `${what.fr} : ${status.fr}.`,
+    ...(due.type === 'threshold' ? [`Jours restants : ${due.daysLeft}`] : []),
+    '',
+    'Pour renouveler :',
+    steps('fr'),
+    '',
+    '---',
+    '',
+    `Client: ${who}`,
+    `Credential: ${credential} (${platform.title.en})`,
+    `${what.en}: ${status.en}.`,
+    ...(due.type === 'threshold' ? [`Days left: ${due.daysLeft}`] : []),
+    '',
+    'To renew:',
+    steps('en'),
+  ].join('\n');
+  return { subject, message, attributes: { tenant, kind, severity: due.severity } };
+}
+
+export interface ExpiryDeps {
+  store: SecretStore;
+  credentials: Credentials;
+  tenants: Tenants;
+  notifier: Notifier;
+  clock: Clock;
+  log: Log;
+  thresholds?: readonly number[];
+}
+
+export interface ExpirySummary {
+  at: string;
+  checked: number;
+  alerting: number;
+  errors: number;
+  pages: number;
+}
+
+/** What expires soonest for a credential, from its decrypted fields; a generic label when it cannot be read. */
+async function whatExpires(deps: ExpiryDeps, tenant: string, credential: string, kind: string, expiresAt: string | undefined): Promise<Text> {
+  const generic = { fr: `identifiant ${platformOf(kind).title.fr}`, en: `${platformOf(kind).title.en} credential` };
+  if (!expiresAt || expiresAt === NO_EXPIRY) return generic;
+  try {
+    const c = await deps.credentials.findForUpdate(tenant, credential);
+    if (!c?.fields) return generic;
+    const list: Expiry[] = c.platform.expiries(c.fields, { tenant, credential, environment: c.environment, clock: deps.clock });
+    const soonest = earliest(list);
+    return list.find((e) => e.at.getTime() === soonest?.getTime())?.what ?? generic;
+  } catch {
+    return generic;
+  }
+}
+
+export async function runExpiryCheck(deps: ExpiryDeps): Promise<ExpirySummary> {
+  const now = deps.clock.now();
+  const summary: ExpirySummary = { at: now.toISOString(), checked: 0, alerting: 0, errors: 0, pages: 0 };
+  let nextToken: string | undefined;
+  do {
+    const page = await deps.store.list({ prefix: CREDENTIAL_PREFIX, pageSize: 100, ...(nextToken ? { nextToken } : {}) });
+    summary.pages += 1;
+    for (const { name, tags } of page.items) {
+      summary.checked += 1;
+      try {
+        const decision = alertDue(tags, now, deps.thresholds);
+        if (!decision) continue;
+        const [, tenant = '', credential = ''] = name.split('/');
+        const kind = tags[TAG.kind] ?? '';
+        const expiresAt = tags[TAG.expiresAt];
+        const what = await whatExpires(deps, tenant, credential, kind, expiresAt);
+        const tenantName = (await deps.tenants.find(tenant).catch(() => undefined))?.name;
+        await deps.notifier.publish(
+          expiryNotification({ tenant, credential, kind, what, due: decision.due, ...(tenantName ? { tenantName } : {}), ...(expiresAt && expiresAt !== NO_EXPIRY ? { at: new Date(expiresAt) } : {}) }),
+        );
+        // After the alert: a failure here repeats the alert tomorrow rather than losing it.
+        await deps.store.tag(credentialSecretName(tenant, credential), decision.next);
+        summary.alerting += 1;
+      } catch (err) {
+        summary.errors += 1;
+        deps.log.error('expiry check failed for one credential', { secret: name, ...describeError(err) });
+      }
+    }
+    nextToken = page.nextToken;
+  } while (nextToken);
+  deps.log.info('expiry check done', { ...summary });
+  return summary;
+}
