@@ -11,6 +11,8 @@ import { startUploadWatcher } from '../functions/local/upload-watcher.ts';
 import { LocalObjectStore } from '../functions/adapters/local-object-store.ts';
 import { addCertCommands, addImportP12, UsageError } from './cert-commands.ts';
 import { addFlaCommands } from './fla-commands.ts';
+import { addExpiryCommands } from './expiry-commands.ts';
+import type { Clock } from '../functions/core/ports.ts';
 
 /** `sesame`: administration on the local store (default) or on AWS (--aws), and the local broker. */
 
@@ -31,10 +33,10 @@ function table(rows: Record<string, unknown>[], columns: string[]): string {
   return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n');
 }
 
-async function system(g: Globals, level: 'WARN' | 'INFO' = 'WARN'): Promise<System> {
+async function system(g: Globals, level: 'WARN' | 'INFO' = 'WARN', clock?: Clock): Promise<System> {
   const config = readConfig();
   const log = createLogger('sesame-cli', level);
-  return g.aws ? awsSystem(config, log) : localSystem(config, log);
+  return g.aws ? awsSystem(config, log, undefined, clock) : localSystem(config, log, clock ? { clock } : {});
 }
 
 async function readStdinJson(): Promise<unknown> {
@@ -216,11 +218,22 @@ export function buildProgram(): Command {
         },
       });
       void watcher.scanNow();
+      // The expiry check at start and every hour; alerts go to the outbox and are printed.
+      const runCheck = () =>
+        (s.expiryCheck as NonNullable<System['expiryCheck']>)()
+          .then((r) => {
+            if (r.alerting > 0) out(`expiry check: ${r.checked} credentials, ${r.alerting} alert(s) written to ${config.home}/outbox/`);
+          })
+          .catch((err) => s.log.error('expiry check failed', { error: (err as Error).message }));
+      void runCheck();
+      const hourly = setInterval(() => void runCheck(), 3_600_000);
+      hourly.unref();
       if (!g(cmd).json) {
         out(`Certificates: drop files into ${config.home}/uploads/{tenant}/{credential}/; reports land in ${config.home}/reports/.`);
         out('Press Ctrl-C to stop.');
       }
       const stop = async () => {
+        clearInterval(hourly);
         await watcher.stop();
         await server.close();
         await demo?.oauth.close();
@@ -232,6 +245,7 @@ export function buildProgram(): Command {
 
   addCertCommands(program, (cmd) => system(g(cmd)));
   addFlaCommands(program, (cmd) => system(g(cmd)));
+  addExpiryCommands(program, (cmd, clock) => system(g(cmd), 'WARN', clock));
   return program;
 }
 

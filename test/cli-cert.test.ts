@@ -221,3 +221,40 @@ describe('sesame credential import-p12', () => {
     expect(r.stderr).toMatch(/^sesame: wrong password for /);
   });
 });
+
+describe('sesame expiry', () => {
+  it('reports soonest first and writes each due alert once to the outbox', async () => {
+    const expiryHome = await mkdtemp(join(tmpdir(), 'sesame-expiry-'));
+    const run = (args: string[], stdin = '') =>
+      new Promise<{ code: number; stdout: string }>((resolve) => {
+        const child = execFile(process.execPath, [BIN, ...args], { env: { ...process.env, SESAME_HOME: expiryHome, POWERTOOLS_LOG_LEVEL: 'WARN' } }, (err, stdout) => resolve({ code: err ? 1 : 0, stdout }));
+        child.stdin?.end(stdin);
+      });
+    try {
+      await run(['tenant', 'add', 'acme']);
+      await run(['credential', 'set', 'acme', 'opco-atlas', '--kind', 'opco-atlas'], '{"cfa_key":"k","expires_at":"2027-03-10"}');
+      await run(['credential', 'set', 'acme', 'opco-ocapiat', '--kind', 'opco-ocapiat'], '{"cfa_key":"k","issued_at":"2027-01-01","lifetime_months":2}');
+      await run(['credential', 'set', 'acme', 'cegid-cfe', '--kind', 'cegid-cfe'], '{"api_key_id":"i","api_key_secret":"s"}');
+      const report = JSON.parse((await run(['expiry', 'report', '--json', '--at', '2027-02-24T05:00:00Z'])).stdout);
+      expect(report.map((r: { credential: string; days_left: number | null; status: string }) => [r.credential, r.days_left, r.status])).toEqual([
+        ['opco-ocapiat', 5, 'warning'],
+        ['opco-atlas', 14, 'warning'],
+        ['cegid-cfe', null, 'no date'],
+      ]);
+      expect((await run(['expiry', 'report', '--at', '2027-02-24T05:00:00Z'])).stdout).toMatch(/^TENANT\s+CREDENTIAL\s+KIND\s+WHAT\s+EXPIRES\s+DAYS_LEFT\s+STATUS\nacme\s+opco-ocapiat/);
+      expect(JSON.parse((await run(['expiry', 'check', '--json', '--at', '2027-02-24T05:00:00Z'])).stdout)).toMatchObject({ checked: 3, alerting: 3, errors: 0 });
+      expect(JSON.parse((await run(['expiry', 'check', '--json', '--at', '2027-02-24T06:00:00Z'])).stdout)).toMatchObject({ alerting: 0 });
+      const files = await readdir(join(expiryHome, 'outbox'));
+      expect(files).toHaveLength(3);
+      const alerts = await Promise.all(files.map(async (f) => JSON.parse(await (await import('node:fs/promises')).readFile(join(expiryHome, 'outbox', f), 'utf8'))));
+      expect(alerts.map((a) => a.subject).sort()).toEqual([
+        '[Sesame] Atlas CFA key of acme/opco-atlas expires in 14 days',
+        '[Sesame] Cegid File Exchange credential of acme/cegid-cfe has no end date recorded',
+        '[Sesame] Ocapiat CFA key of acme/opco-ocapiat expires in 5 days',
+      ]);
+      expect(alerts.every((a) => Object.keys(a).sort().join() === 'attributes,message,subject')).toBe(true);
+    } finally {
+      await rm(expiryHome, { recursive: true, force: true });
+    }
+  });
+});

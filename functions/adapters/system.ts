@@ -8,6 +8,7 @@ import { Credentials } from '../core/credentials.ts';
 import { systemClock, type Clock, type HttpClient, type Log, type Notifier, type ObjectStore, type SecretStore } from '../core/ports.ts';
 import { Tenants } from '../core/tenants.ts';
 import { processUpload, type IntakeResult } from '../core/intake.ts';
+import { runExpiryCheck, type ExpirySummary } from '../core/expiry.ts';
 import { LocalObjectStore } from './local-object-store.ts';
 import { OutboxNotifier } from './outbox-notifier.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
@@ -30,6 +31,9 @@ export interface System {
   appLookup: (app: string) => Promise<AppRecord | undefined>;
   /** Certificate intake, when the system has an object store and a notifier. */
   intake?: (key: string) => Promise<IntakeResult>;
+  /** The expiry check, when the system has a notifier. */
+  expiryCheck?: () => Promise<ExpirySummary>;
+  notifier?: Notifier;
 }
 
 export interface SystemDeps {
@@ -44,6 +48,7 @@ export interface SystemDeps {
   notifier?: Notifier;
   policyAllowList?: readonly string[];
   testPolicyOids?: readonly string[];
+  thresholds?: readonly number[];
 }
 
 export function buildSystem(deps: SystemDeps): System {
@@ -67,7 +72,21 @@ export function buildSystem(deps: SystemDeps): System {
       ? (key: string) =>
           processUpload({ objects, notifier, credentials, clock, log: deps.log, policyAllowList: deps.policyAllowList ?? [], testPolicyOids: deps.testPolicyOids ?? [] }, key)
       : undefined;
-  return { store: deps.store, clock, log: deps.log, tenants, credentials, apps, broker, api: new Api(broker, deps.log, deps.version), appLookup, ...(intake ? { intake } : {}) };
+  const expiryCheck = notifier ? () => runExpiryCheck({ store: deps.store, credentials, tenants, notifier, clock, log: deps.log, ...(deps.thresholds ? { thresholds: deps.thresholds } : {}) }) : undefined;
+  return {
+    store: deps.store,
+    clock,
+    log: deps.log,
+    tenants,
+    credentials,
+    apps,
+    broker,
+    api: new Api(broker, deps.log, deps.version),
+    appLookup,
+    ...(intake ? { intake } : {}),
+    ...(expiryCheck ? { expiryCheck } : {}),
+    ...(notifier ? { notifier } : {}),
+  };
 }
 
 export async function localSystem(config: Config, log: Log, overrides: Partial<SystemDeps> = {}): Promise<System> {
@@ -83,14 +102,16 @@ export async function localSystem(config: Config, log: Log, overrides: Partial<S
     notifier: new OutboxNotifier(config.home, clock, log),
     policyAllowList: config.policyAllowList,
     testPolicyOids: config.testPolicyOids,
+    thresholds: config.thresholds,
     ...overrides,
   });
 }
 
-export function awsSystem(config: Config, log: Log, client: SecretsManagerClient = new SecretsManagerClient({})): System {
+export function awsSystem(config: Config, log: Log, client: SecretsManagerClient = new SecretsManagerClient({}), clock?: Clock): System {
   const store = new AwsSecretStore(client, config.kmsKeyId ? { kmsKeyId: config.kmsKeyId } : {});
   return buildSystem({
     store,
+    ...(clock ? { clock } : {}),
     log,
     version: config.version,
     broker: config.broker,
@@ -98,5 +119,6 @@ export function awsSystem(config: Config, log: Log, client: SecretsManagerClient
     ...(config.alertsTopicArn ? { notifier: new SnsNotifier(config.alertsTopicArn) } : {}),
     policyAllowList: config.policyAllowList,
     testPolicyOids: config.testPolicyOids,
+    thresholds: config.thresholds,
   });
 }

@@ -16,9 +16,19 @@ export interface Config {
   policyAllowList: string[];
   /** Policy OIDs marking test certificates (SESAME_TEST_POLICY_OIDS). */
   testPolicyOids: string[];
+  /** Days before an end date when an alert goes out (SESAME_EXPIRY_THRESHOLDS). */
+  thresholds: number[];
   /** AWS only: the intake bucket and the alerts topic. */
   bucket: string | undefined;
   alertsTopicArn: string | undefined;
+}
+
+function thresholds(env: NodeJS.ProcessEnv): number[] {
+  const raw = env.SESAME_EXPIRY_THRESHOLDS;
+  if (raw === undefined || raw === '') return [60, 30, 14, 7, 3, 1, 0];
+  const list = raw.split(',').map((s) => Number(s.trim()));
+  if (list.some((n) => !Number.isInteger(n) || n < 0 || n > 3650)) throw new SesameError('invalid_request', `environment variable SESAME_EXPIRY_THRESHOLDS must list whole days separated by commas, got "${raw.slice(0, 60)}"`);
+  return [...new Set(list)].sort((a, b) => b - a);
 }
 
 function oids(env: NodeJS.ProcessEnv, name: string): string[] {
@@ -64,6 +74,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     version: env.SESAME_VERSION || packageVersion(),
     policyAllowList: oids(env, 'SESAME_CHORUS_POLICY_OIDS'),
     testPolicyOids: oids(env, 'SESAME_TEST_POLICY_OIDS'),
+    thresholds: thresholds(env),
     bucket: env.SESAME_BUCKET || undefined,
     alertsTopicArn: env.SESAME_ALERTS_TOPIC_ARN || undefined,
     broker: {

@@ -63,6 +63,7 @@ export function alertDue(tags: Tags, now: Date, thresholds: readonly number[] = 
 }
 
 const iso = (d: Date) => d.toISOString().slice(0, 10);
+const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** The message: subject within 100 characters, French then English, with the platform's renewal steps. */
 export function expiryNotification(input: { tenant: string; tenantName?: string; credential: string; kind: string; what: Text; at?: Date; due: Due }): Notification {
@@ -81,7 +82,7 @@ export function expiryNotification(input: { tenant: string; tenantName?: string;
   const message = [
     `Client : ${who}`,
     `Identifiant : ${credential} (${platform.title.fr})`,
-    `${what.fr} : ${status.fr}.`,
+    `${cap(what.fr)} : ${status.fr}.`,
     ...(due.type === 'threshold' ? [`Jours restants : ${due.daysLeft}`] : []),
     '',
     'Pour renouveler :',
@@ -91,7 +92,7 @@ export function expiryNotification(input: { tenant: string; tenantName?: string;
     '',
     `Client: ${who}`,
     `Credential: ${credential} (${platform.title.en})`,
-    `${what.en}: ${status.en}.`,
+    `${cap(what.en)}: ${status.en}.`,
     ...(due.type === 'threshold' ? [`Days left: ${due.daysLeft}`] : []),
     '',
     'To renew:',
@@ -119,7 +120,7 @@ export interface ExpirySummary {
 }
 
 /** What expires soonest for a credential, from its decrypted fields; a generic label when it cannot be read. */
-async function whatExpires(deps: ExpiryDeps, tenant: string, credential: string, kind: string, expiresAt: string | undefined): Promise<Text> {
+async function whatExpires(deps: Pick<ExpiryDeps, 'credentials' | 'clock'>, tenant: string, credential: string, kind: string, expiresAt: string | undefined): Promise<Text> {
   const generic = { fr: `identifiant ${platformOf(kind).title.fr}`, en: `${platformOf(kind).title.en} credential` };
   if (!expiresAt || expiresAt === NO_EXPIRY) return generic;
   try {
@@ -165,4 +166,41 @@ export async function runExpiryCheck(deps: ExpiryDeps): Promise<ExpirySummary> {
   } while (nextToken);
   deps.log.info('expiry check done', { ...summary });
   return summary;
+}
+
+export interface ExpiryRow {
+  tenant: string;
+  credential: string;
+  kind: string;
+  what: string;
+  expires_at: string | null;
+  days_left: number | null;
+  status: 'ok' | Severity | 'no date';
+}
+
+/** Every credential with what expires first, soonest first; those without a date last. */
+export async function expiryReport(deps: Pick<ExpiryDeps, 'store' | 'credentials' | 'clock' | 'thresholds'>, at: Date): Promise<ExpiryRow[]> {
+  const rows: ExpiryRow[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await deps.store.list({ prefix: CREDENTIAL_PREFIX, pageSize: 100, ...(nextToken ? { nextToken } : {}) });
+    for (const { name, tags } of page.items) {
+      const [, tenant = '', credential = ''] = name.split('/');
+      const kind = tags[TAG.kind] ?? 'unknown';
+      const expires = tags[TAG.expiresAt];
+      const dated = expires && expires !== NO_EXPIRY && !Number.isNaN(Date.parse(expires));
+      const daysLeft = dated ? Math.ceil((Date.parse(expires) - at.getTime()) / DAY) : null;
+      let what = '-';
+      try {
+        what = (await whatExpires({ ...deps, clock: { now: () => at } } as ExpiryDeps, tenant, credential, kind, expires)).en;
+      } catch {
+        what = '-';
+      }
+      const first = [...(deps.thresholds ?? DEFAULT_THRESHOLDS)].filter((t) => t > 0 && daysLeft !== null && daysLeft <= t).sort((a, b) => a - b)[0];
+      const status: ExpiryRow['status'] = !dated ? 'no date' : (daysLeft as number) <= 0 ? 'expired' : first === undefined ? 'ok' : first <= 3 ? 'critical' : first <= 14 ? 'warning' : 'info';
+      rows.push({ tenant, credential, kind, what, expires_at: dated ? new Date(expires).toISOString() : null, days_left: daysLeft, status });
+    }
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return rows.sort((a, b) => (a.days_left ?? Number.POSITIVE_INFINITY) - (b.days_left ?? Number.POSITIVE_INFINITY) || a.tenant.localeCompare(b.tenant) || a.credential.localeCompare(b.credential));
 }
