@@ -4,20 +4,31 @@ import { SecretsVault } from './secrets-vault.ts';
 import { TokenApi } from './token-api.ts';
 import { Alerts } from './alerts.ts';
 import { CertificateIntake } from './certificate-intake.ts';
+import { ExpiryWatch, type AlertRecipients } from './expiry-watch.ts';
 
 /** The one Sesame stack: capabilities composed over one secrets vault. */
+export interface SesameStackProps extends StackProps {
+  /** Who receives alerts (see sesame.config.example.json). */
+  recipients?: AlertRecipients;
+  chorusPolicyOids?: string[];
+}
+
 export class SesameStack extends Stack {
   readonly vault: SecretsVault;
   readonly tokenApi: TokenApi;
   readonly alerts: Alerts;
   readonly intake: CertificateIntake;
+  readonly expiry: ExpiryWatch;
 
-  constructor(scope: Construct, id: string, props: StackProps = {}) {
-    super(scope, id, props);
+  constructor(scope: Construct, id: string, props: SesameStackProps = {}) {
+    const { recipients, chorusPolicyOids, ...stackProps } = props;
+    super(scope, id, stackProps);
     this.vault = new SecretsVault(this, 'Secrets');
     this.tokenApi = new TokenApi(this, 'TokenApi', { vault: this.vault });
     this.alerts = new Alerts(this, 'Alerts', { vault: this.vault });
-    this.intake = new CertificateIntake(this, 'CertificateIntake', { vault: this.vault, alerts: this.alerts });
+    this.intake = new CertificateIntake(this, 'CertificateIntake', { vault: this.vault, alerts: this.alerts, ...(chorusPolicyOids ? { chorusPolicyOids } : {}) });
+    this.expiry = new ExpiryWatch(this, 'ExpiryWatch', { vault: this.vault, alerts: this.alerts, ...(recipients ? { recipients } : {}) });
+    new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topic.topicArn, description: 'Set SESAME_ALERTS_TOPIC_ARN to this for sesame --aws expiry check' });
     new CfnOutput(this, 'IntakeBucket', { value: this.intake.bucket.bucketName, description: 'Set SESAME_BUCKET to this for sesame --aws cert upload' });
     new CfnOutput(this, 'KmsKeyArn', { value: this.vault.key.keyArn, description: 'Set SESAME_KMS_KEY_ID to this when filling credentials with sesame --aws' });
   }

@@ -1,11 +1,11 @@
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { SesameStack } from '../../lib/sesame-stack.ts';
+import { SesameStack, type SesameStackProps } from '../../lib/sesame-stack.ts';
 
 /** The synthesized stack, without bundling (esbuild output is not under test here). */
-export function synth(): { template: Template; stack: SesameStack } {
+export function synth(props: Omit<SesameStackProps, 'env'> = {}): { template: Template; stack: SesameStack } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new SesameStack(app, 'Test', { env: { account: '111122223333', region: 'eu-west-3' } });
+  const stack = new SesameStack(app, 'Test', { ...props, env: { account: '111122223333', region: 'eu-west-3' } });
   return { template: Template.fromStack(stack), stack };
 }
 

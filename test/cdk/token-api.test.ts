@@ -8,8 +8,8 @@ const secretArn = (prefix: string) => `arn:\${AWS::Partition}:secretsmanager:eu-
 const actions = (s: { Action: string | string[] }) => [s.Action].flat();
 
 describe('the token API stack', () => {
-  it('runs every Sesame function (token, authorizer, certificate) on Node 22, ARM64, with source maps', () => {
-    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x', Architectures: ['arm64'], Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps' }) } }, 3);
+  it('runs every Sesame function (token, authorizer, certificate, expiry) on Node 22, ARM64, with source maps', () => {
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x', Architectures: ['arm64'], Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps' }) } }, 4);
   });
 
   it('routes exactly the API routes, with the authorizer on the authenticated ones only', () => {
@@ -57,6 +57,6 @@ describe('the token API stack', () => {
   });
 
   it('keeps function logs for three months', () => {
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 3);
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 4);
   });
 });

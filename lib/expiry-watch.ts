@@ -1,0 +1,66 @@
+import { Duration, Stack, TimeZone } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import type { Alerts } from './alerts.ts';
+import { sesameFunction } from './function.ts';
+import { SECRET_PREFIXES, type SecretsVault } from './secrets-vault.ts';
+
+export interface AlertRecipients {
+  /** Receives every alert. */
+  operatorEmail?: string;
+  /** Each address receives its own tenant's alerts only (a filter policy on `tenant`). */
+  tenants?: { id: string; alertEmails: string[] }[];
+}
+
+/** The daily expiry check (06:00 Europe/Paris) and who its alerts reach. */
+export class ExpiryWatch extends Construct {
+  readonly function: NodejsFunction;
+  readonly schedule: scheduler.Schedule;
+
+  constructor(scope: Construct, id: string, props: { vault: SecretsVault; alerts: Alerts; recipients?: AlertRecipients; thresholds?: number[] }) {
+    super(scope, id);
+    this.function = sesameFunction(this, 'Function', 'functions/expiry/handler.ts', {
+      description: 'Sesame expiry watch',
+      timeout: Duration.minutes(5),
+      environment: {
+        SESAME_ALERTS_TOPIC_ARN: props.alerts.topic.topicArn,
+        ...(props.thresholds?.length ? { SESAME_EXPIRY_THRESHOLDS: props.thresholds.join(',') } : {}),
+      },
+    });
+    const fn = this.function;
+    // ListSecrets has no resource-level permission in IAM: "*" is the only form AWS accepts.
+    // It returns names and tags, never values.
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:ListSecrets'], resources: ['*'] }));
+    props.vault.grantRead(fn, SECRET_PREFIXES.credentials, SECRET_PREFIXES.tenants);
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:TagResource'], resources: [props.vault.arnFor(SECRET_PREFIXES.credentials)] }));
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [props.vault.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `sns.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
+    props.alerts.grantPublish(fn);
+
+    this.schedule = new scheduler.Schedule(this, 'Daily', {
+      description: 'Sesame expiry check, every day at 06:00 Paris time',
+      schedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '6', timeZone: TimeZone.EUROPE_PARIS }),
+      target: new targets.LambdaInvoke(fn, { retryAttempts: 2 }),
+    });
+
+    const topic = props.alerts.topic;
+    if (props.recipients?.operatorEmail) topic.addSubscription(new subscriptions.EmailSubscription(props.recipients.operatorEmail));
+    for (const t of props.recipients?.tenants ?? []) {
+      for (const email of t.alertEmails) {
+        topic.addSubscription(
+          new subscriptions.EmailSubscription(email, { filterPolicy: { tenant: sns.SubscriptionFilter.stringFilter({ allowlist: [t.id] }) } }),
+        );
+      }
+    }
+  }
+}

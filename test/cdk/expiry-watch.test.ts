@@ -1,0 +1,50 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { statementsOf, synth } from './template.ts';
+
+const { template } = synth({
+  recipients: {
+    operatorEmail: 'ops@integrator.example',
+    tenants: [
+      { id: 'cfa-paris', alertEmails: ['direction@cfa-paris.example'] },
+      { id: 'cfa-bxl', alertEmails: ['it@cfa-bxl.example', 'rh@cfa-bxl.example'] },
+    ],
+  },
+});
+const actions = (s: { Action: string | string[] }) => [s.Action].flat();
+
+describe('the expiry watch stack', () => {
+  it('runs the check every day at 06:00 Paris time through EventBridge Scheduler', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 6 * * ? *)',
+      ScheduleExpressionTimezone: 'Europe/Paris',
+      State: 'ENABLED',
+      Target: Match.objectLike({ Arn: Match.anyValue(), RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 2 }) }),
+    });
+  });
+
+  it('lets the function list secrets, read and tag credentials, read tenants, and publish', () => {
+    const s = statementsOf(template, 'ExpiryWatchFunction');
+    const sm = s.filter((x) => actions(x).some((a) => a.startsWith('secretsmanager:')));
+    expect(sm).toEqual([
+      { Effect: 'Allow', Action: 'secretsmanager:ListSecrets', Resource: '*' },
+      { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: [expect.stringMatching(/:secret:sesame\/\*$/), expect.stringMatching(/:secret:sesame-tenants\/\*$/)] },
+      { Effect: 'Allow', Action: 'secretsmanager:TagResource', Resource: expect.stringMatching(/:secret:sesame\/\*$/) },
+    ]);
+    expect(s.filter((x) => actions(x).includes('sns:Publish'))).toEqual([{ Effect: 'Allow', Action: 'sns:Publish', Resource: expect.stringMatching(/^\$\{AlertsTopic[0-9A-F]+\}$/) }]);
+    expect(JSON.stringify(s)).not.toMatch(/PutSecretValue|CreateSecret|DeleteSecret/);
+  });
+
+  it('subscribes each tenant address with a filter on its tenant, and the operator to everything', () => {
+    const subs = Object.values(template.findResources('AWS::SNS::Subscription')).map((r) => r.Properties);
+    expect(subs.map((p) => [p.Endpoint, p.FilterPolicy ?? null]).sort()).toEqual(
+      [
+        ['direction@cfa-paris.example', { tenant: ['cfa-paris'] }],
+        ['it@cfa-bxl.example', { tenant: ['cfa-bxl'] }],
+        ['ops@integrator.example', null],
+        ['rh@cfa-bxl.example', { tenant: ['cfa-bxl'] }],
+      ].sort(),
+    );
+    expect(subs.every((p) => p.Protocol === 'email')).toBe(true);
+  });
+});
