@@ -137,6 +137,16 @@ async function whatExpires(deps: Pick<ExpiryDeps, 'credentials' | 'clock'>, tena
 export async function runExpiryCheck(deps: ExpiryDeps): Promise<ExpirySummary> {
   const now = deps.clock.now();
   const summary: ExpirySummary = { at: now.toISOString(), checked: 0, alerting: 0, errors: 0, pages: 0 };
+  // A tenant's name is read once per run, however many of its credentials are due.
+  const names = new Map<string, Promise<string | undefined>>();
+  const nameOf = (tenant: string) => {
+    let p = names.get(tenant);
+    if (!p) {
+      p = deps.tenants.find(tenant).then((t) => t?.name, () => undefined);
+      names.set(tenant, p);
+    }
+    return p;
+  };
   let nextToken: string | undefined;
   do {
     const page = await deps.store.list({ prefix: CREDENTIAL_PREFIX, pageSize: 100, ...(nextToken ? { nextToken } : {}) });
@@ -150,7 +160,7 @@ export async function runExpiryCheck(deps: ExpiryDeps): Promise<ExpirySummary> {
         const kind = tags[TAG.kind] ?? '';
         const expiresAt = tags[TAG.expiresAt];
         const what = await whatExpires(deps, tenant, credential, kind, expiresAt);
-        const tenantName = (await deps.tenants.find(tenant).catch(() => undefined))?.name;
+        const tenantName = await nameOf(tenant);
         await deps.notifier.publish(
           expiryNotification({ tenant, credential, kind, what, due: decision.due, ...(tenantName ? { tenantName } : {}), ...(expiresAt && expiresAt !== NO_EXPIRY ? { at: new Date(expiresAt) } : {}) }),
         );

@@ -146,8 +146,37 @@ async function certificates() {
   report('PKCS#7 chains validated per second (same chain; new leaves; cold)', `${rate.toFixed(0)}/s; ${fresh.toFixed(0)}/s; ${cold.toFixed(0)}/s`, '>= 500/s', rate >= 500);
 }
 
+async function expiry() {
+  const { MemorySecretStore } = await import('../helpers/memory-secret-store.ts');
+  const { buildSystem } = await import('../../functions/adapters/system.ts');
+  const { runExpiryCheck } = await import('../../functions/core/expiry.ts');
+  const store = new MemorySecretStore();
+  const log = { debug() {}, info() {}, warn() {}, error() {} };
+  const system = buildSystem({ store, log, version: 'bench' });
+  const now = Date.now();
+  for (let i = 0; i < 10_000; i++) {
+    // One in a hundred is due for an alert: those are decrypted, the rest are decided from tags.
+    const days = i % 100 === 0 ? 5 : 200 + (i % 300);
+    await store.put(`sesame/t${i % 500}/opco-atlas-${i}`, { tenant: `t${i % 500}`, credential: `opco-atlas-${i}`, kind: 'opco-atlas', environment: 'production', fields: { cfa_key: 'k', expires_at: new Date(now + days * 86_400_000).toISOString() }, updated_at: new Date(now).toISOString() }, {
+      'sesame:tenant': `t${i % 500}`,
+      'sesame:kind': 'opco-atlas',
+      'sesame:expires-at': new Date(now + days * 86_400_000).toISOString(),
+    });
+  }
+  const sent = { n: 0 };
+  const notifier = { publish: async () => void (sent.n += 1) };
+  Object.assign(store.calls, { get: 0, getPrevious: 0, put: 0, tag: 0, list: 0 });
+  const started = performance.now();
+  const summary = await runExpiryCheck({ store, credentials: system.credentials, tenants: system.tenants, notifier, clock: { now: () => new Date(now) }, log });
+  const seconds = (performance.now() - started) / 1000;
+  const rate = summary.checked / seconds;
+  console.log(`     expiry check of 10,000 credentials: ${rate.toFixed(0)} credentials/s; ${summary.alerting} alerts; store calls: ${store.calls.list} list, ${store.calls.get} get (decrypts), ${store.calls.tag} tag`);
+  report('expiry check store calls for 10,000 credentials (100 due)', `${store.calls.list} list + ${store.calls.get} get`, '100 list, get only for what is due (and each tenant name once)', store.calls.list === 100 && store.calls.get <= summary.alerting + 500);
+}
+
 await signing();
 await certificates();
+await expiry();
 const upstreamProcess = await child('upstream.ts', [], upstreamKey.publicKey.export({ type: 'spki', format: 'pem' }).toString());
 upstream = upstreamProcess.info as typeof upstream;
 await endpoint();
