@@ -14,6 +14,7 @@ import { readPkcs12 } from '../functions/local/pkcs12.ts';
 import { readConfig, requireEnv } from '../functions/core/config.ts';
 import { SesameError } from '../functions/core/errors.ts';
 import type { IntakeResult } from '../functions/core/intake.ts';
+import { out } from './output.ts';
 
 /** `sesame cert …`: check a file against a profile, or upload it for a credential. */
 
@@ -58,7 +59,6 @@ export function formatReport(report: CertificateReport, label: string): string {
   return lines.join('\n');
 }
 
-const out = (text: string) => process.stdout.write(`${text}\n`);
 
 /** S3: upload, then wait for the certificate function's report. */
 async function uploadToAws(key: string, bytes: Uint8Array, timeoutMs = 120_000): Promise<IntakeResult> {

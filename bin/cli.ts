@@ -13,6 +13,7 @@ import { addCertCommands, addImportP12, UsageError } from './cert-commands.ts';
 import { addFlaCommands } from './fla-commands.ts';
 import { addExpiryCommands } from './expiry-commands.ts';
 import type { Clock } from '../functions/core/ports.ts';
+import { out, table } from './output.ts';
 
 /** `sesame`: administration on the local store (default) or on AWS (--aws), and the local broker. */
 
@@ -23,15 +24,7 @@ interface Globals {
   aws?: boolean;
 }
 
-const out = (text: string) => process.stdout.write(`${text}\n`);
 
-function table(rows: Record<string, unknown>[], columns: string[]): string {
-  if (rows.length === 0) return '(none)';
-  const cells = rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? '-' : Array.isArray(r[c]) ? (r[c] as unknown[]).join(',') : String(r[c]))));
-  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => (row[i] ?? '').length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-  return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n');
-}
 
 async function system(g: Globals, level: 'WARN' | 'INFO' = 'WARN', clock?: Clock): Promise<System> {
   const config = readConfig();

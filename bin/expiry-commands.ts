@@ -4,16 +4,9 @@ import { expiryReport } from '../functions/core/expiry.ts';
 import type { Clock } from '../functions/core/ports.ts';
 import { SesameError } from '../functions/core/errors.ts';
 import { parseAt } from './cert-commands.ts';
+import { out, table } from './output.ts';
 
-const out = (text: string) => process.stdout.write(`${text}\n`);
 
-function table(rows: Record<string, unknown>[], columns: string[]): string {
-  if (rows.length === 0) return '(none)';
-  const cells = rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? '-' : String(r[c]))));
-  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => (row[i] ?? '').length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-  return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n');
-}
 
 /** `sesame expiry report|check`: what expires when, and the check the schedule runs. */
 export function addExpiryCommands(program: Command, system: (cmd: Command, clock?: Clock) => Promise<System>) {

@@ -10,8 +10,8 @@ import { parseCredentialId } from '../functions/core/ids.ts';
 import { CHAMAN_STEPS } from '../functions/core/platforms/fla.ts';
 import { KINDS } from '../functions/core/platforms/index.ts';
 import { UsageError } from './cert-commands.ts';
+import { out } from './output.ts';
 
-const out = (text: string) => process.stdout.write(`${text}\n`);
 
 /** `sesame fla keygen`: a key pair kept only in the store, and the .cer to register in Chaman. */
 export function addFlaCommands(program: Command, system: (cmd: Command) => Promise<System>) {
