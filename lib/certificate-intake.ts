@@ -36,6 +36,7 @@ export class CertificateIntake extends Construct {
 
     this.function = sesameFunction(this, 'Function', 'functions/certificate/handler.ts', {
       description: 'Sesame certificate intake',
+      serviceName: 'sesame-certificate',
       memorySize: 1024,
       timeout: Duration.seconds(30),
       environment: {

@@ -26,6 +26,7 @@ export class ExpiryWatch extends Construct {
     super(scope, id);
     this.function = sesameFunction(this, 'Function', 'functions/expiry/handler.ts', {
       description: 'Sesame expiry watch',
+      serviceName: 'sesame-expiry',
       timeout: Duration.minutes(5),
       environment: {
         SESAME_ALERTS_TOPIC_ARN: props.alerts.topic.topicArn,

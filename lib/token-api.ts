@@ -19,8 +19,8 @@ export class TokenApi extends Construct {
 
   constructor(scope: Construct, id: string, props: { vault: SecretsVault }) {
     super(scope, id);
-    this.tokenFunction = sesameFunction(this, 'Token', 'functions/token/handler.ts', { description: 'Sesame token vending' });
-    this.authorizerFunction = sesameFunction(this, 'Authorizer', 'functions/authorizer/handler.ts', { description: 'Sesame app key authorizer', timeout: Duration.seconds(10) });
+    this.tokenFunction = sesameFunction(this, 'Token', 'functions/token/handler.ts', { description: 'Sesame token vending', serviceName: 'sesame-token' });
+    this.authorizerFunction = sesameFunction(this, 'Authorizer', 'functions/authorizer/handler.ts', { description: 'Sesame app key authorizer', serviceName: 'sesame-authorizer', timeout: Duration.seconds(10) });
 
     // The token function reads credentials and tenant records; only the authorizer reads app records.
     props.vault.grantRead(this.tokenFunction, SECRET_PREFIXES.credentials, SECRET_PREFIXES.tenants);

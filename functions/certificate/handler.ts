@@ -1,15 +1,25 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
+import type { S3Event } from 'aws-lambda';
 import { createLogger } from '../adapters/logger.ts';
+import { count, observability } from '../adapters/observability.ts';
 import { awsSystem } from '../adapters/system.ts';
 import { readConfig, requireEnv } from '../core/config.ts';
 import { makeCertificateHandler } from './certificate.ts';
 
 const log = createLogger('sesame-certificate');
+const { metrics, tracer } = observability('sesame-certificate');
 // Fail at start, naming the variable, rather than at the first upload.
 requireEnv(process.env, 'SESAME_BUCKET');
 requireEnv(process.env, 'SESAME_ALERTS_TOPIC_ARN');
 const system = awsSystem(readConfig(), log);
+const intake = makeCertificateHandler(system.intake as NonNullable<typeof system.intake>);
 
-export const certificateHandler = makeCertificateHandler(system.intake as NonNullable<typeof system.intake>);
-export const handler = middy(certificateHandler).use(injectLambdaContext(log));
+export const certificateHandler = async (event: S3Event) => {
+  const result = await intake(event);
+  for (const o of result.outcomes) count(metrics, `Certificate${o.outcome.charAt(0).toUpperCase()}${o.outcome.slice(1)}`);
+  return result;
+};
+export const handler = middy(certificateHandler).use(captureLambdaHandler(tracer)).use(logMetrics(metrics)).use(injectLambdaContext(log));

@@ -1,13 +1,23 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
+import type { TokenEvent } from './token.ts';
 import { createLogger } from '../adapters/logger.ts';
+import { count, observability } from '../adapters/observability.ts';
 import { awsSystem } from '../adapters/system.ts';
 import { readConfig } from '../core/config.ts';
 import { makeTokenHandler } from './token.ts';
 
 // Module scope: built once per Lambda execution environment, reused across invocations.
 const log = createLogger('sesame-token');
+const { metrics, tracer } = observability('sesame-token');
 const system = awsSystem(readConfig(), log);
+const vend = makeTokenHandler(system.api);
 
-export const tokenHandler = makeTokenHandler(system.api);
-export const handler = middy(tokenHandler).use(injectLambdaContext(log));
+export const tokenHandler = async (event: TokenEvent) => {
+  const res = await vend(event);
+  count(metrics, (res.statusCode ?? 500) < 400 ? 'TokenServed' : (res.statusCode ?? 500) >= 500 ? 'TokenFailed' : 'TokenRefused');
+  return res;
+};
+export const handler = middy(tokenHandler).use(captureLambdaHandler(tracer)).use(logMetrics(metrics)).use(injectLambdaContext(log));
