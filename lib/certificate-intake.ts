@@ -1,4 +1,7 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { deadLetterQueue } from './operations.ts';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -15,10 +18,22 @@ import { SECRET_PREFIXES, type SecretsVault } from './secrets-vault.ts';
 export class CertificateIntake extends Construct {
   readonly bucket: s3.Bucket;
   readonly function: NodejsFunction;
+  readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: { vault: SecretsVault; alerts: Alerts; chorusPolicyOids?: string[] }) {
     super(scope, id);
+    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [{ expiration: Duration.days(365) }],
+    });
+    Validations.of(accessLogs).acknowledge({ id: 'AwsSolutions-S1', reason: 'This is the access-log bucket of the intake bucket; logging it into itself would loop.' });
     this.bucket = new s3.Bucket(this, 'Bucket', {
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'intake/',
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       encryption: s3.BucketEncryption.KMS,
@@ -34,7 +49,11 @@ export class CertificateIntake extends Construct {
       ],
     });
 
+    // S3 invokes asynchronously: after two retries a failed event is kept for the operators.
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetters');
     this.function = sesameFunction(this, 'Function', 'functions/certificate/handler.ts', {
+      retryAttempts: 2,
+      onFailure: new destinations.SqsDestination(this.deadLetterQueue),
       description: 'Sesame certificate intake',
       serviceName: 'sesame-certificate',
       memorySize: 1024,

@@ -5,6 +5,9 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { deadLetterQueue } from './operations.ts';
 import { Construct } from 'constructs';
 import type { Alerts } from './alerts.ts';
 import { sesameFunction } from './function.ts';
@@ -21,10 +24,14 @@ export interface AlertRecipients {
 export class ExpiryWatch extends Construct {
   readonly function: NodejsFunction;
   readonly schedule: scheduler.Schedule;
+  readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: { vault: SecretsVault; alerts: Alerts; recipients?: AlertRecipients; thresholds?: number[] }) {
     super(scope, id);
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetters');
     this.function = sesameFunction(this, 'Function', 'functions/expiry/handler.ts', {
+      retryAttempts: 2,
+      onFailure: new destinations.SqsDestination(this.deadLetterQueue),
       description: 'Sesame expiry watch',
       serviceName: 'sesame-expiry',
       timeout: Duration.minutes(5),
@@ -51,7 +58,7 @@ export class ExpiryWatch extends Construct {
     this.schedule = new scheduler.Schedule(this, 'Daily', {
       description: 'Sesame expiry check, every day at 06:00 Paris time',
       schedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '6', timeZone: TimeZone.EUROPE_PARIS }),
-      target: new targets.LambdaInvoke(fn, { retryAttempts: 2 }),
+      target: new targets.LambdaInvoke(fn, { retryAttempts: 2, deadLetterQueue: this.deadLetterQueue }),
     });
 
     const topic = props.alerts.topic;

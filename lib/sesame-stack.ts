@@ -5,12 +5,17 @@ import { TokenApi } from './token-api.ts';
 import { Alerts } from './alerts.ts';
 import { CertificateIntake } from './certificate-intake.ts';
 import { ExpiryWatch, type AlertRecipients } from './expiry-watch.ts';
+import { Operations } from './operations.ts';
 
 /** The one Sesame stack: capabilities composed over one secrets vault. */
 export interface SesameStackProps extends StackProps {
   /** Who receives alerts (see sesame.config.example.json). */
   recipients?: AlertRecipients;
   chorusPolicyOids?: string[];
+  /** Who receives operations alarms. */
+  operationsEmail?: string;
+  throttle?: { rateLimit: number; burstLimit: number };
+  domain?: { name: string; certificateArn: string };
 }
 
 export class SesameStack extends Stack {
@@ -21,13 +26,22 @@ export class SesameStack extends Stack {
   readonly expiry: ExpiryWatch;
 
   constructor(scope: Construct, id: string, props: SesameStackProps = {}) {
-    const { recipients, chorusPolicyOids, ...stackProps } = props;
+    const { recipients, chorusPolicyOids, operationsEmail, throttle, domain, ...stackProps } = props;
     super(scope, id, stackProps);
     this.vault = new SecretsVault(this, 'Secrets');
-    this.tokenApi = new TokenApi(this, 'TokenApi', { vault: this.vault });
+    this.tokenApi = new TokenApi(this, 'TokenApi', { vault: this.vault, ...(throttle ? { throttle } : {}), ...(domain ? { domain } : {}) });
     this.alerts = new Alerts(this, 'Alerts', { vault: this.vault });
     this.intake = new CertificateIntake(this, 'CertificateIntake', { vault: this.vault, alerts: this.alerts, ...(chorusPolicyOids ? { chorusPolicyOids } : {}) });
     this.expiry = new ExpiryWatch(this, 'ExpiryWatch', { vault: this.vault, alerts: this.alerts, ...(recipients ? { recipients } : {}) });
+    const ops = new Operations(this, 'Operations', { vault: this.vault, ...(operationsEmail ? { email: operationsEmail } : {}) });
+    ops.watchFunction('Token', this.tokenApi.tokenFunction);
+    ops.watchFunction('Authorizer', this.tokenApi.authorizerFunction);
+    ops.watchFunction('Certificate', this.intake.function);
+    ops.watchFunction('Expiry', this.expiry.function);
+    ops.watchQueue('CertificateDeadLetters', this.intake.deadLetterQueue);
+    ops.watchQueue('ExpiryDeadLetters', this.expiry.deadLetterQueue);
+    ops.watchDailyRun('Expiry', this.expiry.function);
+    ops.watchApi('TokenApi', this.tokenApi.api);
     new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topic.topicArn, description: 'Set SESAME_ALERTS_TOPIC_ARN to this for sesame --aws expiry check' });
     new CfnOutput(this, 'IntakeBucket', { value: this.intake.bucket.bucketName, description: 'Set SESAME_BUCKET to this for sesame --aws cert upload' });
     new CfnOutput(this, 'KmsKeyArn', { value: this.vault.key.keyArn, description: 'Set SESAME_KMS_KEY_ID to this when filling credentials with sesame --aws' });

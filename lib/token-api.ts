@@ -1,4 +1,6 @@
-import { CfnOutput, Duration } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Validations } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -17,7 +19,7 @@ export class TokenApi extends Construct {
   readonly tokenFunction: NodejsFunction;
   readonly authorizerFunction: NodejsFunction;
 
-  constructor(scope: Construct, id: string, props: { vault: SecretsVault }) {
+  constructor(scope: Construct, id: string, props: { vault: SecretsVault; throttle?: { rateLimit: number; burstLimit: number }; domain?: { name: string; certificateArn: string } }) {
     super(scope, id);
     this.tokenFunction = sesameFunction(this, 'Token', 'functions/token/handler.ts', { description: 'Sesame token vending', serviceName: 'sesame-token' });
     this.authorizerFunction = sesameFunction(this, 'Authorizer', 'functions/authorizer/handler.ts', { description: 'Sesame app key authorizer', serviceName: 'sesame-authorizer', timeout: Duration.seconds(10) });
@@ -41,6 +43,36 @@ export class TokenApi extends Construct {
         ...(route.auth ? { authorizer } : {}),
       });
     }
-    new CfnOutput(this, 'Url', { value: this.api.apiEndpoint, description: 'Base URL of the token API' });
+
+    // Throttling and JSON access logs on the stage: the app id from the authorizer, never a header.
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.THREE_MONTHS });
+    const stage = this.api.defaultStage?.node.defaultChild as apigw.CfnStage;
+    stage.defaultRouteSettings = { throttlingRateLimit: props.throttle?.rateLimit ?? 100, throttlingBurstLimit: props.throttle?.burstLimit ?? 200 };
+    stage.accessLogSettings = {
+      destinationArn: accessLogs.logGroupArn,
+      format: JSON.stringify({
+        requestId: '$context.requestId',
+        time: '$context.requestTime',
+        ip: '$context.identity.sourceIp',
+        route: '$context.routeKey',
+        status: '$context.status',
+        latencyMs: '$context.responseLatency',
+        app: '$context.authorizer.app',
+        authorizerError: '$context.authorizer.error',
+        integrationError: '$context.integrationErrorMessage',
+      }),
+    };
+    for (const route of ROUTES.filter((r) => !r.auth)) {
+      const path = `${route.method}--${route.path.replace(/\//g, '--').replace(/^--/, '')}`;
+      const node = this.api.node.tryFindChild(path);
+      if (node) Validations.of(node).acknowledge({ id: 'AwsSolutions-APIG4', reason: `${route.method} ${route.path} is public by design: it tells whether the broker is up or how to call it, and holds no tenant data.` });
+    }
+
+    if (props.domain) {
+      const domainName = new apigw.DomainName(this, 'Domain', { domainName: props.domain.name, certificate: acm.Certificate.fromCertificateArn(this, 'Certificate', props.domain.certificateArn) });
+      new apigw.ApiMapping(this, 'Mapping', { api: this.api, domainName, stage: this.api.defaultStage });
+      new CfnOutput(this, 'DomainTarget', { value: domainName.regionalDomainName, description: `Point ${props.domain.name} (CNAME or alias) at this` });
+    }
+    new CfnOutput(this, 'Url', { value: props.domain ? `https://${props.domain.name}` : this.api.apiEndpoint, description: 'Base URL of the token API' });
   }
 }

@@ -1,10 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { SesameStack, type SesameStackProps } from '../../lib/sesame-stack.ts';
 
 /** The synthesized stack, without bundling (esbuild output is not under test here). */
 export function synth(props: Omit<SesameStackProps, 'env'> = {}): { template: Template; stack: SesameStack } {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  // The feature flags of cdk.json, as `cdk synth` uses them; no bundling (esbuild is not under test here).
+  const flags = (JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+  const app = new App({ context: { ...flags, 'aws:cdk:bundling-stacks': [] } });
   const stack = new SesameStack(app, 'Test', { ...props, env: { account: '111122223333', region: 'eu-west-3' } });
   return { template: Template.fromStack(stack), stack };
 }
@@ -42,4 +46,19 @@ export function statementsOf(template: Template, prefix: string): Statement[] {
   return Object.values(policies)
     .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleRef))
     .flatMap((p) => render(p.Properties.PolicyDocument.Statement) as Statement[]);
+}
+
+/**
+ * Every (action, resource, condition) a role is granted, one line each, sorted: exact
+ * about what is allowed, whatever way IAM statements were merged.
+ */
+export function grantsOf(template: Template, prefix: string, services?: string[]): string[] {
+  const out: string[] = [];
+  for (const st of statementsOf(template, prefix)) {
+    for (const action of [st.Action].flat()) {
+      if (services && !services.some((s) => action.startsWith(`${s}:`))) continue;
+      for (const resource of [st.Resource].flat()) out.push(`${action} ${resource}${st.Condition ? ` if ${JSON.stringify(st.Condition)}` : ''}`);
+    }
+  }
+  return out.sort();
 }

@@ -1,0 +1,72 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { SecretsVault } from './secrets-vault.ts';
+
+/** Dead-letter queue of an asynchronous function: failed events kept 14 days. */
+export function deadLetterQueue(scope: Construct, id: string): sqs.Queue {
+  return new sqs.Queue(scope, id, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+}
+
+/**
+ * What tells the operators something is wrong: an operations topic and the alarms on it.
+ * (Alerts about credentials go to the other topic, to the people who renew them.)
+ */
+export class Operations extends Construct {
+  readonly topic: sns.Topic;
+  private readonly action: actions.SnsAction;
+
+  constructor(scope: Construct, id: string, props: { vault: SecretsVault; email?: string }) {
+    super(scope, id);
+    this.topic = new sns.Topic(this, 'Topic', { displayName: 'Sesame operations', masterKey: props.vault.key, enforceSSL: true });
+    if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
+    this.action = new actions.SnsAction(this.topic);
+  }
+
+  private alarm(id: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, id, props);
+    alarm.addAlarmAction(this.action);
+    return alarm;
+  }
+
+  /** Any error, any throttle. */
+  watchFunction(name: string, fn: lambda.IFunction): void {
+    this.alarm(`${name}Errors`, { alarmDescription: `Sesame ${name}: the function failed`, metric: fn.metricErrors({ period: Duration.minutes(5) }), threshold: 1, evaluationPeriods: 1, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING });
+    this.alarm(`${name}Throttles`, { alarmDescription: `Sesame ${name}: invocations were throttled`, metric: fn.metricThrottles({ period: Duration.minutes(5) }), threshold: 1, evaluationPeriods: 1, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING });
+  }
+
+  /** A message in a dead-letter queue is an event that was never handled. */
+  watchQueue(name: string, queue: sqs.IQueue): void {
+    this.alarm(`${name}Depth`, { alarmDescription: `Sesame ${name}: events in the dead-letter queue`, metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }), threshold: 1, evaluationPeriods: 1, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING });
+  }
+
+  /** The daily check must run: 26 hourly periods without an invocation is an alarm. */
+  watchDailyRun(name: string, fn: lambda.IFunction): void {
+    this.alarm(`${name}NotRun`, {
+      alarmDescription: `Sesame ${name}: has not run for 26 hours`,
+      metric: fn.metricInvocations({ period: Duration.hours(1), statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 26,
+      datapointsToAlarm: 26,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+  }
+
+  /** More than 5 % of answers are 5xx, in 2 of 3 five-minute periods. */
+  watchApi(name: string, api: apigw.HttpApi): void {
+    const rate = new cloudwatch.MathExpression({
+      expression: 'IF(requests > 0, 100 * errors / requests, 0)',
+      usingMetrics: { errors: api.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }), requests: api.metricCount({ period: Duration.minutes(5), statistic: 'Sum' }) },
+      period: Duration.minutes(5),
+      label: '5xx rate (%)',
+    });
+    this.alarm(`${name}ServerErrorRate`, { alarmDescription: `Sesame ${name}: more than 5 % of answers are 5xx`, metric: rate, threshold: 5, evaluationPeriods: 3, datapointsToAlarm: 2, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING });
+  }
+}
