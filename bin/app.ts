@@ -1,25 +1,17 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { App } from 'aws-cdk-lib';
-import { SesameStack, type SesameStackProps } from '../lib/sesame-stack.ts';
+import { loadConfig } from '../lib/config.ts';
+import { SesameStack } from '../lib/sesame-stack.ts';
 
-/** Who gets alerts, from sesame.config.json when present (see sesame.config.example.json). */
-function recipients(): Pick<SesameStackProps, 'recipients' | 'chorusPolicyOids'> {
-  const file = process.env.SESAME_CONFIG ?? 'sesame.config.json';
-  if (!existsSync(file)) return {};
-  const config = JSON.parse(readFileSync(file, 'utf8')) as { operatorEmail?: string; tenants?: { id: string; alertEmails?: string[] }[]; chorusPolicyOids?: string[] };
-  return {
-    recipients: {
-      ...(config.operatorEmail ? { operatorEmail: config.operatorEmail } : {}),
-      tenants: (config.tenants ?? []).map((t) => ({ id: t.id, alertEmails: t.alertEmails ?? [] })),
-    },
-    ...(config.chorusPolicyOids ? { chorusPolicyOids: config.chorusPolicyOids } : {}),
-  };
-}
+// sesame.config.json (or $SESAME_CONFIG) declares tenants, credentials and recipients;
+// without it the stack deploys the broker alone.
+const file = process.env.SESAME_CONFIG ?? 'sesame.config.json';
+const config = existsSync(file) ? loadConfig(file) : undefined;
 
 const app = new App();
 new SesameStack(app, 'Sesame', {
   description: 'Sesame credential broker',
-  ...recipients(),
+  ...(config ? { config } : {}),
   ...(process.env.CDK_DEFAULT_ACCOUNT ? { env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION } } : {}),
 });
 app.synth();

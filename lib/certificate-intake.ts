@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { deadLetterQueue } from './operations.ts';
+import { acknowledgeWildcard, stackChildren } from './acknowledge.ts';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -83,5 +84,14 @@ export class CertificateIntake extends Construct {
     props.alerts.grantPublish(fn);
 
     this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(fn), { prefix: 'incoming/' });
+
+    const bucketId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket);
+    for (const prefix of ['incoming', 'accepted', 'rejected', 'reports']) {
+      if (fn.role) acknowledgeWildcard(fn.role, `<${bucketId}.Arn>/${prefix}/*`, `Uploads are named ${prefix}/{tenant}/{credential}/{file}: the prefix is the unit of access.`);
+    }
+    Validations.of(this.deadLetterQueue).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of the certificate function.' });
+    for (const handler of stackChildren(this, 'BucketNotificationsHandler')) {
+      Validations.of(handler).acknowledge({ id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: 'CDK’s own handler that configures bucket notifications at deploy time; its role is not configurable.' });
+    }
   }
 }

@@ -1,4 +1,6 @@
-import { Duration, Stack, TimeZone } from 'aws-cdk-lib';
+import { Duration, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { acknowledgeWildcard, stackChildren } from './acknowledge.ts';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -60,6 +62,13 @@ export class ExpiryWatch extends Construct {
       schedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '6', timeZone: TimeZone.EUROPE_PARIS }),
       target: new targets.LambdaInvoke(fn, { retryAttempts: 2, deadLetterQueue: this.deadLetterQueue }),
     });
+
+    Validations.of(this.deadLetterQueue).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of the expiry schedule and function.' });
+    const fnId = Stack.of(this).getLogicalId(fn.node.defaultChild as lambda.CfnFunction);
+    for (const role of stackChildren(this, 'SchedulerRoleForTarget')) {
+      acknowledgeWildcard(role, `<${fnId}.Arn>:*`, 'CDK’s scheduler role may invoke any version of the expiry function, and only that function.');
+    }
+    acknowledgeWildcard(fn.role as iam.IRole, '*', 'ListSecrets has no resource-level permission in IAM (it returns names and tags, never values); X-Ray actions neither.');
 
     const topic = props.alerts.topic;
     if (props.recipients?.operatorEmail) topic.addSubscription(new subscriptions.EmailSubscription(props.recipients.operatorEmail));

@@ -2,6 +2,7 @@ import { Arn, ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { acknowledgeWildcard, secretPattern } from './acknowledge.ts';
 import { APP_PREFIX } from '../functions/core/apps.ts';
 import { CREDENTIAL_PREFIX } from '../functions/core/credentials.ts';
 import { TENANT_PREFIX } from '../functions/core/tenants.ts';
@@ -36,6 +37,7 @@ export class SecretsVault extends Construct {
 
   /** Read-only: the current value of secrets under these prefixes, and decryption through Secrets Manager only. */
   grantRead(grantee: iam.IGrantable, ...prefixes: string[]): void {
+    this.acknowledgePrefixes(grantee, prefixes);
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: prefixes.map((p) => this.arnFor(p)) }),
     );
@@ -50,6 +52,7 @@ export class SecretsVault extends Construct {
 
   /** New versions and tags of existing secrets under these prefixes: never create or delete. */
   grantWrite(grantee: iam.IGrantable, ...prefixes: string[]): void {
+    this.acknowledgePrefixes(grantee, prefixes);
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['secretsmanager:PutSecretValue', 'secretsmanager:TagResource'], resources: prefixes.map((p) => this.arnFor(p)) }),
     );
@@ -60,5 +63,11 @@ export class SecretsVault extends Construct {
         conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
       }),
     );
+  }
+
+  private acknowledgePrefixes(grantee: iam.IGrantable, prefixes: string[]): void {
+    const role = grantee.grantPrincipal instanceof iam.Role ? grantee.grantPrincipal : undefined;
+    if (!role) return;
+    for (const p of prefixes) acknowledgeWildcard(role, secretPattern(this, p), `Secret names are ${p}{tenant}/…: the prefix is the unit of access, and Secrets Manager appends a random suffix to every ARN.`);
   }
 }

@@ -6,16 +6,14 @@ import { Alerts } from './alerts.ts';
 import { CertificateIntake } from './certificate-intake.ts';
 import { ExpiryWatch, type AlertRecipients } from './expiry-watch.ts';
 import { Operations } from './operations.ts';
+import type { SesameConfig } from './config.ts';
+import { TenantSecrets } from './tenant-secrets.ts';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 
 /** The one Sesame stack: capabilities composed over one secrets vault. */
 export interface SesameStackProps extends StackProps {
-  /** Who receives alerts (see sesame.config.example.json). */
-  recipients?: AlertRecipients;
-  chorusPolicyOids?: string[];
-  /** Who receives operations alarms. */
-  operationsEmail?: string;
-  throttle?: { rateLimit: number; burstLimit: number };
-  domain?: { name: string; certificateArn: string };
+  /** sesame.config.json, validated (lib/config.ts). Without it: no declared tenants nor recipients. */
+  config?: SesameConfig;
 }
 
 export class SesameStack extends Stack {
@@ -26,13 +24,27 @@ export class SesameStack extends Stack {
   readonly expiry: ExpiryWatch;
 
   constructor(scope: Construct, id: string, props: SesameStackProps = {}) {
-    const { recipients, chorusPolicyOids, operationsEmail, throttle, domain, ...stackProps } = props;
+    const { config, ...stackProps } = props;
     super(scope, id, stackProps);
+    const recipients: AlertRecipients = {
+      ...(config?.operatorEmail ? { operatorEmail: config.operatorEmail } : {}),
+      tenants: (config?.tenants ?? []).map((t) => ({ id: t.id, alertEmails: t.alertEmails })),
+    };
+    const chorusPolicyOids = config?.chorusPolicyOids;
+    const operationsEmail = config?.operationsEmail ?? config?.operatorEmail;
+    const { throttle, domain } = config ?? {};
     this.vault = new SecretsVault(this, 'Secrets');
     this.tokenApi = new TokenApi(this, 'TokenApi', { vault: this.vault, ...(throttle ? { throttle } : {}), ...(domain ? { domain } : {}) });
     this.alerts = new Alerts(this, 'Alerts', { vault: this.vault });
     this.intake = new CertificateIntake(this, 'CertificateIntake', { vault: this.vault, alerts: this.alerts, ...(chorusPolicyOids ? { chorusPolicyOids } : {}) });
-    this.expiry = new ExpiryWatch(this, 'ExpiryWatch', { vault: this.vault, alerts: this.alerts, ...(recipients ? { recipients } : {}) });
+    this.expiry = new ExpiryWatch(this, 'ExpiryWatch', { vault: this.vault, alerts: this.alerts, recipients });
+    if (config) {
+      new TenantSecrets(this, 'Tenants', {
+        vault: this.vault,
+        config,
+        readers: [this.tokenApi.tokenFunction.role, this.intake.function.role, this.expiry.function.role].filter((r): r is iam.IRole => r !== undefined),
+      });
+    }
     const ops = new Operations(this, 'Operations', { vault: this.vault, ...(operationsEmail ? { email: operationsEmail } : {}) });
     ops.watchFunction('Token', this.tokenApi.tokenFunction);
     ops.watchFunction('Authorizer', this.tokenApi.authorizerFunction);

@@ -1,15 +1,17 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../lib/config.ts';
 import { grantsOf, synth } from './template.ts';
 
 const { template } = synth({
-  recipients: {
+  config: parseConfig({
+    adminRoleArn: 'arn:aws:iam::111122223333:role/SesameAdmin',
     operatorEmail: 'ops@integrator.example',
     tenants: [
-      { id: 'cfa-paris', alertEmails: ['direction@cfa-paris.example'] },
-      { id: 'cfa-bxl', alertEmails: ['it@cfa-bxl.example', 'rh@cfa-bxl.example'] },
+      { id: 'cfa-paris', name: 'CFA Paris', alertEmails: ['direction@cfa-paris.example'] },
+      { id: 'cfa-bxl', name: 'CFA Bruxelles', alertEmails: ['it@cfa-bxl.example', 'rh@cfa-bxl.example'] },
     ],
-  },
+  }),
 });
 
 describe('the expiry watch stack', () => {
@@ -39,6 +41,7 @@ describe('the expiry watch stack', () => {
       [
         ['direction@cfa-paris.example', { tenant: ['cfa-paris'] }],
         ['it@cfa-bxl.example', { tenant: ['cfa-bxl'] }],
+        ['ops@integrator.example', null],
         ['ops@integrator.example', null],
         ['rh@cfa-bxl.example', { tenant: ['cfa-bxl'] }],
       ].sort(),

@@ -1,0 +1,156 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseConfig } from '../../lib/config.ts';
+import { nagFindings } from './nag.ts';
+import { render, synth } from './template.ts';
+
+const config = loadConfig('sesame.config.example.json');
+const { template } = synth({ config });
+const withDomain = synth({ config: { ...config, domain: { name: 'api.sesame.example', certificateArn: 'arn:aws:acm:eu-west-3:111122223333:certificate/abc' } } }).template;
+
+describe('sesame.config.json', () => {
+  it('is validated, each error naming its field', () => {
+    const base = { adminRoleArn: 'arn:aws:iam::111122223333:role/Admin', tenants: [{ id: 'cfa', name: 'CFA', credentials: [{ id: 'fla' }] }] };
+    expect(() => parseConfig(base)).not.toThrow();
+    for (const [input, field] of [
+      [{ ...base, adminRoleArn: 'admin' }, 'adminRoleArn'],
+      [{ ...base, operatorEmail: 'nope' }, 'operatorEmail'],
+      [{ ...base, tenants: [{ id: 'CFA', name: 'x' }] }, 'tenants.0.id'],
+      [{ ...base, tenants: [{ id: 'cfa', name: 'x', credentials: [{ id: 'opco-nowhere' }] }] }, 'tenants.0.credentials.0.id'],
+      [{ ...base, tenants: [{ id: 'cfa', name: 'x', credentials: [{ id: 'fla', environment: 'sandbox' }] }] }, 'tenants.0.credentials.0.environment'],
+      [{ ...base, tenants: [base.tenants[0], base.tenants[0]] }, 'tenants.1.id'],
+      [{ ...base, surprise: true }, 'surprise'],
+    ] as const) {
+      expect(() => parseConfig(input), field).toThrowError(expect.objectContaining({ details: { field } }));
+    }
+  });
+});
+
+describe('the production stack', () => {
+  it('creates one secret per declared credential, a placeholder retained with the stack key and its tags', () => {
+    const secrets = template.findResources('AWS::SecretsManager::Secret');
+    const names = Object.values(secrets).map((s) => s.Properties.Name).sort();
+    expect(names).toEqual([
+      'sesame-tenants/cfa-bruxelles',
+      'sesame-tenants/cfa-paris',
+      'sesame/cfa-bruxelles/fla-employer',
+      'sesame/cfa-bruxelles/fla-employer-acc',
+      'sesame/cfa-paris/chorus-edi',
+      'sesame/cfa-paris/chorus-piste',
+      'sesame/cfa-paris/opco-atlas',
+      'sesame/cfa-paris/opco-ocapiat',
+    ]);
+    for (const s of Object.values(secrets)) {
+      expect(s.DeletionPolicy).toBe('Retain');
+      expect(s.UpdateReplacePolicy).toBe('Retain');
+      expect(s.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^SecretsKey/), 'Arn'] });
+    }
+    const atlas = Object.values(secrets).find((s) => s.Properties.Name === 'sesame/cfa-paris/opco-atlas');
+    expect(JSON.parse(atlas?.Properties.SecretString)).toEqual({ tenant: 'cfa-paris', credential: 'opco-atlas', kind: 'opco-atlas', placeholder: true });
+    expect(atlas?.Properties.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'sesame:tenant', Value: 'cfa-paris' },
+        { Key: 'sesame:kind', Value: 'opco-atlas' },
+        { Key: 'sesame:credential', Value: 'opco-atlas' },
+        { Key: 'sesame:environment', Value: 'production' },
+      ]),
+    );
+    expect(JSON.parse(Object.values(secrets).find((s) => s.Properties.Name === 'sesame/cfa-bruxelles/fla-employer-acc')?.Properties.SecretString).placeholder).toBe(true);
+  });
+
+  it('puts no secret value in the template', () => {
+    const json = JSON.stringify(template.toJSON());
+    expect(json).not.toMatch(/PRIVATE KEY|client_secret|cfa_key|api_key_secret|account_password/);
+  });
+
+  it('denies the secrets to everyone but the broker functions, the admin role and CDK’s deployment role', () => {
+    const policies = Object.values(template.findResources('AWS::SecretsManager::ResourcePolicy'));
+    expect(policies).toHaveLength(8);
+    for (const p of policies) {
+      const [statement] = render(p.Properties.ResourcePolicy.Statement) as { Effect: string; Principal: unknown; Action: string; Condition: { ArnNotLike: { 'aws:PrincipalArn': string[] } } }[];
+      expect(statement).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Action: 'secretsmanager:*' });
+      const allowed = statement?.Condition.ArnNotLike['aws:PrincipalArn'] ?? [];
+      expect(allowed).toEqual([
+        expect.stringMatching(/^\$\{TokenApiTokenRole[0-9A-F]+\.Arn\}$/),
+        expect.stringMatching(/^\$\{CertificateIntakeFunctionRole[0-9A-F]+\.Arn\}$/),
+        expect.stringMatching(/^\$\{ExpiryWatchFunctionRole[0-9A-F]+\.Arn\}$/),
+        'arn:aws:iam::111122223333:role/SesameAdmin',
+        'arn:${AWS::Partition}:iam::111122223333:role/cdk-*-cfn-exec-role-*',
+      ]);
+    }
+  });
+
+  it('encrypts secrets, bucket and both topics with one customer-managed key that rotates', () => {
+    template.resourceCountIs('AWS::KMS::Key', 1);
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    template.resourcePropertiesCountIs('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() }, 2);
+    template.hasResourceProperties('AWS::S3::Bucket', { BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: Match.anyValue() } })] } });
+  });
+
+  it('traces every function and names its Powertools service', () => {
+    const fns = Object.values(template.findResources('AWS::Lambda::Function')).filter((f) => f.Properties.Runtime === 'nodejs22.x');
+    expect(fns.map((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).sort()).toEqual(['sesame-authorizer', 'sesame-certificate', 'sesame-expiry', 'sesame-token']);
+    for (const f of fns) expect(f.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+  });
+
+  it('keeps failed asynchronous events in dead-letter queues', () => {
+    const configs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig')).map((r) => render(r.Properties) as { MaximumRetryAttempts: number; DestinationConfig: { OnFailure: { Destination: string } } });
+    expect(configs.map((c) => [c.MaximumRetryAttempts, c.DestinationConfig.OnFailure.Destination]).sort()).toEqual([
+      [2, expect.stringMatching(/^\$\{CertificateIntakeDeadLetters[0-9A-F]+\.Arn\}$/)],
+      [2, expect.stringMatching(/^\$\{ExpiryWatchDeadLetters[0-9A-F]+\.Arn\}$/)],
+    ]);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { Target: Match.objectLike({ DeadLetterConfig: { Arn: Match.anyValue() } }) });
+    template.resourcePropertiesCountIs('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 }, 2);
+  });
+
+  it('throttles the API and writes JSON access logs without any header', () => {
+    const stage = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'))[0]?.Properties;
+    expect(stage.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
+    const format = JSON.parse(stage.AccessLogSettings.Format);
+    expect(Object.keys(format)).toEqual(['requestId', 'time', 'ip', 'route', 'status', 'latencyMs', 'app', 'authorizerError', 'integrationError']);
+    expect(stage.AccessLogSettings.Format).not.toMatch(/header|authorization/i);
+  });
+
+  it('raises an alarm on the operations topic for every failure mode', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    expect(alarms.map((a) => a.AlarmDescription).sort()).toEqual(
+      [
+        'Sesame Authorizer: invocations were throttled',
+        'Sesame Authorizer: the function failed',
+        'Sesame Certificate: invocations were throttled',
+        'Sesame Certificate: the function failed',
+        'Sesame CertificateDeadLetters: events in the dead-letter queue',
+        'Sesame Expiry: has not run for 26 hours',
+        'Sesame Expiry: invocations were throttled',
+        'Sesame Expiry: the function failed',
+        'Sesame ExpiryDeadLetters: events in the dead-letter queue',
+        'Sesame Token: invocations were throttled',
+        'Sesame Token: the function failed',
+        'Sesame TokenApi: more than 5 % of answers are 5xx',
+      ].sort(),
+    );
+    for (const a of alarms) expect(a.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^OperationsTopic/) }]);
+    expect(alarms.find((a) => a.AlarmDescription.includes('26 hours'))).toMatchObject({ Period: 3600, EvaluationPeriods: 26, DatapointsToAlarm: 26, Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching', MetricName: 'Invocations' });
+    const rate = alarms.find((a) => a.AlarmDescription.includes('5xx'));
+    expect(rate.Metrics.find((m: { Expression?: string }) => m.Expression)?.Expression).toBe('IF(requests > 0, 100 * errors / requests, 0)');
+    expect(rate).toMatchObject({ Threshold: 5, EvaluationPeriods: 3, DatapointsToAlarm: 2 });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@integrator.example', TopicArn: { Ref: Match.stringLikeRegexp('^OperationsTopic') } });
+  });
+
+  it('maps an optional custom domain onto the API', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::DomainName', 0);
+    withDomain.hasResourceProperties('AWS::ApiGatewayV2::DomainName', { DomainName: 'api.sesame.example', DomainNameConfigurations: [Match.objectLike({ CertificateArn: 'arn:aws:acm:eu-west-3:111122223333:certificate/abc' })] });
+    withDomain.resourceCountIs('AWS::ApiGatewayV2::ApiMapping', 1);
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it.each([
+    ['with the example config', { config }],
+    ['without a config', {}],
+  ])('reports no unacknowledged error or warning %s', (_label, props) => {
+    const { findings, threw } = nagFindings(props);
+    expect(findings).toEqual([]);
+    expect(threw).toBe(false);
+  });
+});
