@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chorusChain, EKU, issue, p7b } from './helpers/pki.ts';
+import { testdataDir } from './helpers/testdata.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'sesame.js');
 let home: string;
@@ -207,7 +208,7 @@ describe('sesame credential import-p12', () => {
   });
 
   it('refuses a legacy p12 whose certificate breaks the rules, storing nothing', async () => {
-    const legacy = join(import.meta.dirname, '..', '..', 'shared', 'testdata', 'x509', 'boringssl', 'crypto', 'pkcs8', 'test', 'openssl.p12');
+    const legacy = testdataDir('x509', 'boringssl', 'crypto', 'pkcs8', 'test', 'openssl.p12');
     const r = await importP12(['cfa-p12', 'fla-legacy', legacy, '--quality', 'employer', '--json'], 'foo');
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).errors.map((e: { code: string }) => e.code)).toEqual(['digest', 'key_usage', 'expired']);
@@ -215,7 +216,7 @@ describe('sesame credential import-p12', () => {
   });
 
   it('says so on a wrong password', async () => {
-    const legacy = join(import.meta.dirname, '..', '..', 'shared', 'testdata', 'x509', 'boringssl', 'crypto', 'pkcs8', 'test', 'pbes2_sha256.p12');
+    const legacy = testdataDir('x509', 'boringssl', 'crypto', 'pkcs8', 'test', 'pbes2_sha256.p12');
     const r = await importP12(['cfa-p12', 'fla-x', legacy, '--quality', 'employer'], 'not-foo');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^sesame: wrong password for /);

@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { certificateProfile } from '../../functions/core/certificates/profiles.ts';
 import { validateCertificate, type CertificateSummary } from '../../functions/core/certificates/validator.ts';
+import { testdataDir } from '../helpers/testdata.ts';
 
 /**
  * The third-party corpus in ../shared/testdata/x509 (298 files from BoringSSL, cfssl,
  * rustls, rust-openssl, x509-limbo, pyca/cryptography): every file gets a report.
  */
-const ROOT = join(import.meta.dirname, '..', '..', '..', 'shared', 'testdata', 'x509');
+const ROOT = testdataDir('x509');
 const AT = new Date('2026-11-21T12:00:00Z');
 const lines = readFileSync(join(ROOT, 'MANIFEST.tsv'), 'utf8').trim().split('\n');
 const header = (lines[0] as string).split('\t');
