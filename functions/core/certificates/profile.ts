@@ -7,6 +7,8 @@ export const PROFILE_NAMES: readonly ProfileName[] = ['fla', 'chorus-client', 'c
 
 export interface CertificateProfile {
   name: ProfileName;
+  /** The platform, as messages name it. */
+  platform: string;
   /** Accepted leaf keys: RSA sizes, EC curves. Anything else is refused. */
   keys: { rsa: readonly number[] | { min: number }; ec: readonly string[] };
   /** Accepted signature digests of every certificate but the root's self-signature. */
@@ -16,8 +18,12 @@ export interface CertificateProfile {
   extendedKeyUsage?: 'clientAuth' | 'serverAuth';
   /** A complete chain up to a self-signed root must be in the file. */
   requireChain: boolean;
-  /** Policy allow-list, person certificates and test certificates (Chorus Pro rules). */
-  chorusRules: boolean;
+  /** Subjects naming a person (givenName, surname, pseudonym) are refused. */
+  refusePersons?: boolean;
+  /** Test certificates (a configured test policy, or a name matching this) pass for sandbox credentials only. */
+  testCertificates?: { namePattern: RegExp };
+  /** The leaf's policy must be in the configured allow-list of these levels; unchecked, with a warning, when none is configured. */
+  policyAllowList?: { levels: string };
 }
 
 export interface ValidationOptions {

@@ -135,26 +135,34 @@ function checkKey(leaf: ParsedCertificate, profile: CertificateProfile, errors: 
   }
 }
 
-function checkChorus(chain: ParsedCertificate[], options: ValidationOptions, errors: Finding<CertificateErrorCode>[], warnings: Finding<CertificateWarningCode>[]) {
+/** The rules some platforms add: no person certificates, test certificates, the policy allow-list. */
+function checkPlatformRules(chain: ParsedCertificate[], profile: CertificateProfile, options: ValidationOptions, errors: Finding<CertificateErrorCode>[], warnings: Finding<CertificateWarningCode>[]) {
   const leaf = chain[0] as ParsedCertificate;
-  const person = leaf.subjectAttributeTypes.map((o) => PERSON_ATTRIBUTES[o]).filter(Boolean);
-  if (person.length > 0) {
-    errors.push({ code: 'person_certificate', message: t(`Certificat de personne (le sujet contient ${person.join(', ')}) : Chorus Pro n’accepte que des certificats d’organisation ou de serveur.`, `A person certificate (the subject holds ${person.join(', ')}): Chorus Pro accepts organisation or server certificates only.`) });
+  if (profile.refusePersons) {
+    const person = leaf.subjectAttributeTypes.map((o) => PERSON_ATTRIBUTES[o]).filter(Boolean);
+    if (person.length > 0) {
+      errors.push({ code: 'person_certificate', message: t(`Certificat de personne (le sujet contient ${person.join(', ')}) : ${profile.platform} n’accepte que des certificats d’organisation ou de serveur.`, `A person certificate (the subject holds ${person.join(', ')}): ${profile.platform} accepts organisation or server certificates only.`) });
+    }
   }
-  const testOids = leaf.policies.filter((p) => options.testPolicyOids?.includes(p));
-  // DESIGN.md: "TEST" in a name, in capitals, as test CAs write it ("AC TEST").
-  const testName = chain.some((c) => /\bTEST\b/.test(c.subject) || /\bTEST\b/.test(c.issuer));
-  if (testOids.length > 0 || testName) {
-    const sandbox = options.environment === 'sandbox' || options.environment === 'acceptance';
-    const why = testOids.length > 0 ? `policy ${testOids.join(', ')}` : 'TEST in a name';
-    if (sandbox) warnings.push({ code: 'test_certificate', message: t(`Certificat de test (${why}) : accepté pour la qualification uniquement.`, `A test certificate (${why}): accepted for qualification only.`) });
-    else errors.push({ code: 'policy', message: t(`Certificat de test (${why}) : refusé pour la production, accepté seulement pour un identifiant de qualification (sandbox).`, `A test certificate (${why}): refused for production, accepted for a qualification (sandbox) credential only.`) });
+  if (profile.testCertificates) {
+    const pattern = profile.testCertificates.namePattern;
+    const testOids = leaf.policies.filter((p) => options.testPolicyOids?.includes(p));
+    const testName = chain.some((c) => pattern.test(c.subject) || pattern.test(c.issuer));
+    if (testOids.length > 0 || testName) {
+      const sandbox = options.environment === 'sandbox' || options.environment === 'acceptance';
+      const why = testOids.length > 0 ? `policy ${testOids.join(', ')}` : 'TEST in a name';
+      if (sandbox) warnings.push({ code: 'test_certificate', message: t(`Certificat de test (${why}) : accepté pour la qualification uniquement.`, `A test certificate (${why}): accepted for qualification only.`) });
+      else errors.push({ code: 'policy', message: t(`Certificat de test (${why}) : refusé pour la production, accepté seulement pour un identifiant de qualification (sandbox).`, `A test certificate (${why}): refused for production, accepted for a qualification (sandbox) credential only.`) });
+    }
   }
-  const allow = options.policyAllowList ?? [];
-  if (allow.length === 0) {
-    warnings.push({ code: 'policy_not_checked', message: t('Aucune liste de politiques RGS* n’est configurée : la politique de certification n’a pas été vérifiée.', 'No RGS* policy allow-list is configured: the certificate policy was not checked.') });
-  } else if (!leaf.policies.some((p) => allow.includes(p))) {
-    errors.push({ code: 'policy', message: t(`Politique de certification non acceptée (${leaf.policies.join(', ') || 'aucune'}) : un certificat RGS* d’une autorité de la liste de confiance est requis (attendu : ${allow.join(', ')}).`, `Certificate policy not accepted (${leaf.policies.join(', ') || 'none'}): an RGS* certificate from a trusted-list CA is required (expected: ${allow.join(', ')}).`) });
+  if (profile.policyAllowList) {
+    const levels = profile.policyAllowList.levels;
+    const allow = options.policyAllowList ?? [];
+    if (allow.length === 0) {
+      warnings.push({ code: 'policy_not_checked', message: t(`Aucune liste de politiques ${levels} n’est configurée : la politique de certification n’a pas été vérifiée.`, `No ${levels} policy allow-list is configured: the certificate policy was not checked.`) });
+    } else if (!leaf.policies.some((p) => allow.includes(p))) {
+      errors.push({ code: 'policy', message: t(`Politique de certification non acceptée (${leaf.policies.join(', ') || 'aucune'}) : un certificat ${levels} d’une autorité de la liste de confiance est requis (attendu : ${allow.join(', ')}).`, `Certificate policy not accepted (${leaf.policies.join(', ') || 'none'}): an ${levels} certificate from a trusted-list CA is required (expected: ${allow.join(', ')}).`) });
+    }
   }
 }
 
@@ -255,7 +263,7 @@ function validate(input: Uint8Array, profile: CertificateProfile, options: Valid
     if (at > c.notAfter) errors.push({ code: 'expired', message: t(`« ${c.subject} » a expiré le ${day(c.notAfter)}.`, `"${c.subject}" expired on ${day(c.notAfter)}.`) });
     else if (at < c.notBefore) errors.push({ code: 'not_yet_valid', message: t(`« ${c.subject} » n’est valable qu’à partir du ${day(c.notBefore)}.`, `"${c.subject}" is valid only from ${day(c.notBefore)}.`) });
   }
-  if (profile.chorusRules) checkChorus(chain, options, errors, warnings);
+  checkPlatformRules(chain, profile, options, errors, warnings);
   if (options.privateKeyPem) {
     const leafKey = leaf.publicKey();
     let matches = false;

@@ -9,10 +9,14 @@ import { definePlatform } from './types.ts';
 
 /** Source doc 002: RGS* certificates with their complete chain, client XOR server, no persons. */
 const CHORUS_BASE = {
+  platform: 'Chorus Pro',
   keys: { rsa: { min: 2048 }, ec: ['P-256', 'P-384', 'P-521'] },
   digests: ['SHA-256', 'SHA-384', 'SHA-512'],
   requireChain: true,
-  chorusRules: true,
+  refusePersons: true,
+  // DESIGN.md: "TEST" in a name, in capitals, as test CAs write it ("AC TEST").
+  testCertificates: { namePattern: /\bTEST\b/ },
+  policyAllowList: { levels: 'RGS*' },
 } as const;
 
 export const CHORUS_CERTIFICATE_PROFILES: readonly CertificateProfile[] = [

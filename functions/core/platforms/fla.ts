@@ -38,11 +38,11 @@ export const CHAMAN_STEPS: Steps = {
 /** Chaman's rules for the web-service certificate (source doc 003 §4.4.1): self-signed allowed. */
 export const FLA_CERTIFICATE_PROFILE: CertificateProfile = {
   name: 'fla',
+  platform: 'Chaman',
   keys: { rsa: [2048, 3072, 4096], ec: ['P-384', 'P-521'] },
   digests: ['SHA-256', 'SHA-384', 'SHA-512'],
   keyUsage: { all: ['digitalSignature'] },
   requireChain: false,
-  chorusRules: false,
 };
 
 const schema = z
