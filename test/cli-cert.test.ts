@@ -208,6 +208,7 @@ describe('sesame credential import-p12', () => {
   });
 
   it('refuses a legacy p12 whose certificate breaks the rules, storing nothing', async () => {
+    await sesame(['tenant', 'add', 'cfa-p12']);
     const legacy = testdataDir('x509', 'boringssl', 'crypto', 'pkcs8', 'test', 'openssl.p12');
     const r = await importP12(['cfa-p12', 'fla-legacy', legacy, '--quality', 'employer', '--json'], 'foo');
     expect(r.code).toBe(1);
@@ -216,6 +217,7 @@ describe('sesame credential import-p12', () => {
   });
 
   it('says so on a wrong password', async () => {
+    await sesame(['tenant', 'add', 'cfa-p12']);
     const legacy = testdataDir('x509', 'boringssl', 'crypto', 'pkcs8', 'test', 'pbes2_sha256.p12');
     const r = await importP12(['cfa-p12', 'fla-x', legacy, '--quality', 'employer'], 'not-foo');
     expect(r.code).toBe(1);

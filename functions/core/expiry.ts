@@ -22,6 +22,13 @@ export const ALERT_TAG = {
 const DAY = 86_400_000;
 const dayIndex = (d: Date) => Math.floor(d.getTime() / DAY);
 
+/** The most urgent threshold crossed with this many days left, and how loud its alert is. */
+function crossedThreshold(daysLeft: number, thresholds: readonly number[]): { threshold: number; severity: Severity } | undefined {
+  const threshold = [...thresholds].filter((t) => t > 0 && daysLeft <= t).sort((a, b) => a - b)[0];
+  if (threshold === undefined) return undefined;
+  return { threshold, severity: threshold <= 3 ? 'critical' : threshold <= 14 ? 'warning' : 'info' };
+}
+
 export type Severity = Notification['attributes']['severity'];
 
 export type Due =
@@ -54,12 +61,11 @@ export function alertDue(tags: Tags, now: Date, thresholds: readonly number[] = 
     return { due: { type: 'expired', daysAgo, severity: 'expired' }, next: { ...stamp, [ALERT_TAG.for]: expires, [ALERT_TAG.level]: 'expired' } };
   }
   const daysLeft = Math.ceil((end.getTime() - now.getTime()) / DAY);
-  const crossed = [...thresholds].filter((t) => t > 0 && daysLeft <= t).sort((a, b) => a - b)[0];
-  if (crossed === undefined) return undefined;
+  const crossed = crossedThreshold(daysLeft, thresholds);
+  if (!crossed) return undefined;
   const last = level !== undefined && level !== 'none' && level !== 'expired' ? Number(level) : Number.POSITIVE_INFINITY;
-  if (crossed >= last) return undefined;
-  const severity: Severity = crossed <= 3 ? 'critical' : crossed <= 14 ? 'warning' : 'info';
-  return { due: { type: 'threshold', threshold: crossed, daysLeft, severity }, next: { ...stamp, [ALERT_TAG.for]: expires, [ALERT_TAG.level]: String(crossed) } };
+  if (crossed.threshold >= last) return undefined;
+  return { due: { type: 'threshold', ...crossed, daysLeft }, next: { ...stamp, [ALERT_TAG.for]: expires, [ALERT_TAG.level]: String(crossed.threshold) } };
 }
 
 const iso = (d: Date) => d.toISOString().slice(0, 10);
@@ -74,30 +80,35 @@ export function expiryNotification(input: { tenant: string; tenantName?: string;
     due.type === 'threshold' ? `expires in ${due.daysLeft} day${due.daysLeft > 1 ? 's' : ''}` : due.type === 'expired' ? (due.daysAgo === 0 ? 'has expired today' : `expired ${due.daysAgo} day${due.daysAgo > 1 ? 's' : ''} ago`) : 'has no end date recorded';
   const base = `[Sesame] ${what.en} of ${tenant}/${credential} ${subjectTail}`;
   const subject = base.length <= 100 ? base : `${base.slice(0, 99)}…`;
-  const status = {
-    fr: due.type === 'threshold' ? `expire le ${iso(at as Date)}, dans ${due.daysLeft} jour(s)` : due.type === 'expired' ? `a expiré le ${iso(at as Date)}${due.daysAgo > 0 ? `, il y a ${due.daysAgo} jour(s)` : ''}` : 'n’a pas de date de fin enregistrée : l’enregistrer pour être prévenu à temps',
-    en: due.type === 'threshold' ? `expires on ${iso(at as Date)}, in ${due.daysLeft} day(s)` : due.type === 'expired' ? `expired on ${iso(at as Date)}${due.daysAgo > 0 ? `, ${due.daysAgo} day(s) ago` : ''}` : 'has no end date recorded: record one to be warned in time',
+  const day = iso(at ?? new Date(0));
+  const text = {
+    fr: {
+      client: 'Client :',
+      credential: 'Identifiant :',
+      status: due.type === 'threshold' ? `expire le ${day}, dans ${due.daysLeft} jour(s)` : due.type === 'expired' ? `a expiré le ${day}${due.daysAgo > 0 ? `, il y a ${due.daysAgo} jour(s)` : ''}` : 'n’a pas de date de fin enregistrée : l’enregistrer pour être prévenu à temps',
+      colon: ' :',
+      left: 'Jours restants :',
+      renew: 'Pour renouveler :',
+    },
+    en: {
+      client: 'Client:',
+      credential: 'Credential:',
+      status: due.type === 'threshold' ? `expires on ${day}, in ${due.daysLeft} day(s)` : due.type === 'expired' ? `expired on ${day}${due.daysAgo > 0 ? `, ${due.daysAgo} day(s) ago` : ''}` : 'has no end date recorded: record one to be warned in time',
+      colon: ':',
+      left: 'Days left:',
+      renew: 'To renew:',
+    },
   };
-  const steps = (lang: 'fr' | 'en') => platform.renewal[lang].map((s, i) => `  ${i + 1}. ${s}`).join('\n');
-  const message = [
-    `Client : ${who}`,
-    `Identifiant : ${credential} (${platform.title.fr})`,
-    `${cap(what.fr)} : ${status.fr}.`,
-    ...(due.type === 'threshold' ? [`Jours restants : ${due.daysLeft}`] : []),
+  const block = (lang: 'fr' | 'en') => [
+    `${text[lang].client} ${who}`,
+    `${text[lang].credential} ${credential} (${platform.title[lang]})`,
+    `${cap(what[lang])}${text[lang].colon} ${text[lang].status}.`,
+    ...(due.type === 'threshold' ? [`${text[lang].left} ${due.daysLeft}`] : []),
     '',
-    'Pour renouveler :',
-    steps('fr'),
-    '',
-    '---',
-    '',
-    `Client: ${who}`,
-    `Credential: ${credential} (${platform.title.en})`,
-    `${cap(what.en)}: ${status.en}.`,
-    ...(due.type === 'threshold' ? [`Days left: ${due.daysLeft}`] : []),
-    '',
-    'To renew:',
-    steps('en'),
-  ].join('\n');
+    text[lang].renew,
+    ...platform.renewal[lang].map((step, i) => `  ${i + 1}. ${step}`),
+  ];
+  const message = [...block('fr'), '', '---', '', ...block('en')].join('\n');
   return { subject, message, attributes: { tenant, kind, severity: due.severity } };
 }
 
@@ -202,12 +213,11 @@ export async function expiryReport(deps: Pick<ExpiryDeps, 'store' | 'credentials
       const daysLeft = dated ? Math.ceil((Date.parse(expires) - at.getTime()) / DAY) : null;
       let what = '-';
       try {
-        what = (await whatExpires({ ...deps, clock: { now: () => at } } as ExpiryDeps, tenant, credential, kind, expires)).en;
+        what = (await whatExpires({ credentials: deps.credentials, clock: { now: () => at } }, tenant, credential, kind, expires)).en;
       } catch {
         what = '-';
       }
-      const first = [...(deps.thresholds ?? DEFAULT_THRESHOLDS)].filter((t) => t > 0 && daysLeft !== null && daysLeft <= t).sort((a, b) => a - b)[0];
-      const status: ExpiryRow['status'] = !dated ? 'no date' : (daysLeft as number) <= 0 ? 'expired' : first === undefined ? 'ok' : first <= 3 ? 'critical' : first <= 14 ? 'warning' : 'info';
+      const status: ExpiryRow['status'] = daysLeft === null ? 'no date' : daysLeft <= 0 ? 'expired' : (crossedThreshold(daysLeft, deps.thresholds ?? DEFAULT_THRESHOLDS)?.severity ?? 'ok');
       rows.push({ tenant, credential, kind, what, expires_at: dated ? new Date(expires).toISOString() : null, days_left: daysLeft, status });
     }
     nextToken = page.nextToken;
