@@ -1,5 +1,4 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { deadLetterQueue } from './operations.ts';
 import { acknowledgeWildcard, stackChildren } from './acknowledge.ts';
@@ -51,10 +50,9 @@ export class CertificateIntake extends Construct {
     });
 
     // S3 invokes asynchronously: after two retries a failed event is kept for the operators.
-    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetters');
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetters', 'the certificate function');
     this.function = sesameFunction(this, 'Function', 'functions/certificate/handler.ts', {
-      retryAttempts: 2,
-      onFailure: new destinations.SqsDestination(this.deadLetterQueue),
+      deadLetterQueue: this.deadLetterQueue,
       description: 'Sesame certificate intake',
       serviceName: 'sesame-certificate',
       memorySize: 1024,
@@ -89,7 +87,6 @@ export class CertificateIntake extends Construct {
     for (const prefix of ['incoming', 'accepted', 'rejected', 'reports']) {
       if (fn.role) acknowledgeWildcard(fn.role, `<${bucketId}.Arn>/${prefix}/*`, `Uploads are named ${prefix}/{tenant}/{credential}/{file}: the prefix is the unit of access.`);
     }
-    Validations.of(this.deadLetterQueue).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of the certificate function.' });
     for (const handler of stackChildren(this, 'BucketNotificationsHandler')) {
       Validations.of(handler).acknowledge({ id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: 'CDK’s own handler that configures bucket notifications at deploy time; its role is not configurable.' });
     }

@@ -1,4 +1,4 @@
-import { Duration, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, TimeZone } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { acknowledgeWildcard, stackChildren } from './acknowledge.ts';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -7,7 +7,6 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
-import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { deadLetterQueue } from './operations.ts';
 import { Construct } from 'constructs';
@@ -30,10 +29,9 @@ export class ExpiryWatch extends Construct {
 
   constructor(scope: Construct, id: string, props: { vault: SecretsVault; alerts: Alerts; recipients?: AlertRecipients; thresholds?: number[] }) {
     super(scope, id);
-    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetters');
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetters', 'the expiry schedule and function');
     this.function = sesameFunction(this, 'Function', 'functions/expiry/handler.ts', {
-      retryAttempts: 2,
-      onFailure: new destinations.SqsDestination(this.deadLetterQueue),
+      deadLetterQueue: this.deadLetterQueue,
       description: 'Sesame expiry watch',
       serviceName: 'sesame-expiry',
       timeout: Duration.minutes(5),
@@ -63,7 +61,6 @@ export class ExpiryWatch extends Construct {
       target: new targets.LambdaInvoke(fn, { retryAttempts: 2, deadLetterQueue: this.deadLetterQueue }),
     });
 
-    Validations.of(this.deadLetterQueue).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of the expiry schedule and function.' });
     const fnId = Stack.of(this).getLogicalId(fn.node.defaultChild as lambda.CfnFunction);
     for (const role of stackChildren(this, 'SchedulerRoleForTarget')) {
       acknowledgeWildcard(role, `<${fnId}.Arn>:*`, 'CDK’s scheduler role may invoke any version of the expiry function, and only that function.');

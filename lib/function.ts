@@ -2,7 +2,9 @@ import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { packageVersion } from '../functions/core/config.ts';
@@ -13,8 +15,13 @@ const ROOT = join(import.meta.dirname, '..');
  * Every Sesame function: ESM bundle, ARM64, Node 22, X-Ray tracing, and a role of its
  * own that may write to its log group only (no AWS managed policy).
  */
-export function sesameFunction(scope: Construct, id: string, entry: string, props: Partial<NodejsFunctionProps> & { serviceName: string }): NodejsFunction {
-  const { serviceName, ...rest } = props;
+export function sesameFunction(
+  scope: Construct,
+  id: string,
+  entry: string,
+  props: Partial<NodejsFunctionProps> & { serviceName: string; /** For asynchronous triggers: two retries, then the event is kept here. */ deadLetterQueue?: sqs.IQueue },
+): NodejsFunction {
+  const { serviceName, deadLetterQueue, ...rest } = props;
   const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: logs.RetentionDays.THREE_MONTHS });
   const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Sesame ${serviceName}` });
   role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn, `${logGroup.logGroupArn}:log-stream:*`] }));
@@ -30,6 +37,7 @@ export function sesameFunction(scope: Construct, id: string, entry: string, prop
     role,
     logGroup,
     tracing: lambda.Tracing.ACTIVE,
+    ...(deadLetterQueue ? { retryAttempts: 2, onFailure: new destinations.SqsDestination(deadLetterQueue) } : {}),
     bundling: {
       format: OutputFormat.ESM,
       target: 'node22',
