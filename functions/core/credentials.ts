@@ -111,7 +111,7 @@ export class Credentials {
     const { id, kind } = parseCredentialId(credential, KINDS);
     const secret = await this.store.get(credentialSecretName(parseTenantId(tenant), id));
     if (!secret) {
-      if (!(await this.tenants.find(tenant))) throw new SesameError('unknown_tenant', `tenant "${tenant}" does not exist`, { details: { tenant } });
+      await this.tenants.get(tenant); // unknown_tenant when the tenant is gone too
       throw new SesameError('unknown_credential', `tenant "${tenant}" has no credential "${id}"`, { details: { tenant, credential: id } });
     }
     const incomplete = (what: string) =>
@@ -142,7 +142,7 @@ export class Credentials {
     const { id, kind } = parseCredentialId(credential, KINDS);
     const secret = await this.store.get(credentialSecretName(parseTenantId(tenant), id));
     if (!secret) {
-      if (!(await this.tenants.find(tenant))) throw new SesameError('unknown_tenant', `tenant "${tenant}" does not exist`, { details: { tenant } });
+      await this.tenants.get(tenant); // unknown_tenant when the tenant is gone too
       return undefined;
     }
     const platform = platformOf(kind);
