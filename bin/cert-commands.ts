@@ -11,7 +11,7 @@ import { toPem } from '../functions/core/bytes.ts';
 import { parseCredentialId } from '../functions/core/ids.ts';
 import { KINDS, platformOf } from '../functions/core/platforms/index.ts';
 import { readPkcs12 } from '../functions/local/pkcs12.ts';
-import { readConfig, requireEnv } from '../functions/core/config.ts';
+import { readConfig } from '../functions/core/config.ts';
 import { SesameError } from '../functions/core/errors.ts';
 import type { IntakeResult } from '../functions/core/intake.ts';
 import { out } from './output.ts';
@@ -61,13 +61,13 @@ export function formatReport(report: CertificateReport, label: string): string {
 
 
 /** S3: upload, then wait for the certificate function's report. */
-async function uploadToAws(key: string, bytes: Uint8Array, timeoutMs = 120_000): Promise<IntakeResult> {
-  const objects = new S3ObjectStore(requireEnv(process.env, 'SESAME_BUCKET'));
+async function uploadToAws(bucket: string, key: string, bytes: Uint8Array, timeoutMs = 120_000): Promise<IntakeResult> {
+  const objects = new S3ObjectStore(bucket);
   const [, tenant, credential, file] = key.split('/');
   const reportKey = `reports/${tenant}/${credential}/${file}.json`;
   const before = await objects.get(reportKey, 1_000_000);
   await objects.put(key, bytes, 'application/octet-stream');
-  process.stderr.write(`uploaded s3://…/${key}; waiting for the verdict…\n`);
+  process.stderr.write(`uploaded s3://${bucket}/${key}; waiting for the verdict…\n`);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 2_000));
@@ -78,6 +78,17 @@ async function uploadToAws(key: string, bytes: Uint8Array, timeoutMs = 120_000):
     }
   }
   throw new SesameError('upstream_unavailable', `no verdict after ${timeoutMs / 1000} s: check the certificate function's logs`);
+}
+
+/**
+ * What the intake would refuse without looking at the file, refused here at once: an
+ * unknown tenant or credential, or a kind that takes no certificate (in AWS, the wait
+ * for a verdict would otherwise run out for nothing).
+ */
+async function checkTarget(s: System, tenant: string, credential: string): Promise<void> {
+  const current = await s.credentials.findForUpdate(tenant, credential);
+  if (!current) throw new SesameError('unknown_credential', `tenant "${tenant}" has no credential "${credential}": create it first (sesame credential set)`);
+  if (!current.platform.certificateProfile?.(current.fields as never)) throw new SesameError('invalid_request', `${current.kind} credentials take no certificate`);
 }
 
 export function addCertCommands(program: Command, system: (cmd: Command) => Promise<System>) {
@@ -104,12 +115,14 @@ export function addCertCommands(program: Command, system: (cmd: Command) => Prom
       const { size, bytes } = await readCertificateFile(file);
       if (!bytes) throw new SesameError('invalid_request', `${file} is ${size} bytes: certificates are limited to ${MAX_CERTIFICATE_BYTES} bytes`);
       const key = `incoming/${tenant}/${credential}/${basename(file)}`;
+      const s = await system(cmd);
+      await checkTarget(s, tenant, credential);
       let result: IntakeResult;
       if (cmd.optsWithGlobals().aws) {
-        result = await uploadToAws(key, bytes);
+        if (!s.bucket) throw new SesameError('invalid_request', 'no intake bucket: set SESAME_BUCKET to the stack\'s IntakeBucket output, or SESAME_STACK to the deployed stack\'s name');
+        result = await uploadToAws(s.bucket, key, bytes);
       } else {
         // The same intake as the dev watcher, run here so that the verdict is immediate.
-        const s = await system(cmd);
         await new LocalObjectStore(readConfig().home).put(key, bytes);
         result = await (s.intake as NonNullable<System['intake']>)(key);
       }

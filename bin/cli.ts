@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createLogger } from '../functions/adapters/logger.ts';
 import { awsSystem, localSystem, type System } from '../functions/adapters/system.ts';
+import { resolveAwsTargets, secretCreation } from '../functions/adapters/stack-outputs.ts';
 import type { Principal } from '../functions/core/apps.ts';
 import { readConfig } from '../functions/core/config.ts';
 import { SesameError } from '../functions/core/errors.ts';
@@ -29,7 +30,24 @@ interface Globals {
 async function system(g: Globals, level: 'WARN' | 'INFO' = 'WARN', clock?: Clock): Promise<System> {
   const config = readConfig();
   const log = createLogger('sesame-cli', level);
-  return g.aws ? awsSystem(config, log, undefined, clock) : localSystem(config, log, clock ? { clock } : {});
+  if (!g.aws) return localSystem(config, log, clock ? { clock } : {});
+  // The deployed stack's outputs fill what the environment leaves unset.
+  const targets = await resolveAwsTargets(config);
+  return awsSystem({ ...config, bucket: targets.bucket, alertsTopicArn: targets.alertsTopicArn }, log, { ...(clock ? { clock } : {}), creation: secretCreation(targets) });
+}
+
+/**
+ * The AWS SDK's own words for a missing region or missing credentials name no setting;
+ * one line that says what to set is what an administrator needs.
+ */
+export function explainAwsError(err: unknown): string | undefined {
+  const e = err as { name?: string; message?: string };
+  if (e?.message === 'Region is missing' || e?.name === 'RegionMissingError') return 'no AWS region: set AWS_REGION (e.g. eu-west-3), or a region in your AWS profile';
+  if (e?.name === 'CredentialsProviderError' || /Could not load credentials/.test(e?.message ?? '')) {
+    return 'no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (assume the Sesame administrators\' role)';
+  }
+  if (e?.name === 'ExpiredTokenException' || e?.name === 'ExpiredToken') return 'your AWS session has expired: sign in again (e.g. aws sso login)';
+  return undefined;
 }
 
 async function readStdinJson(): Promise<unknown> {
@@ -253,7 +271,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`sesame: ${err.message}\n`);
       return 2;
     }
-    const message = err instanceof SesameError ? err.message : err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    const message = err instanceof SesameError ? err.message : (explainAwsError(err) ?? (err instanceof Error ? `${err.name}: ${err.message}` : String(err)));
     process.stderr.write(`sesame: ${message.split('\n')[0]}\n`);
     return 1;
   }

@@ -20,7 +20,7 @@ export class CertificateIntake extends Construct {
   readonly function: NodejsFunction;
   readonly deadLetterQueue: sqs.Queue;
 
-  constructor(scope: Construct, id: string, props: { vault: SecretsVault; alerts: Alerts; chorusPolicyOids?: string[] }) {
+  constructor(scope: Construct, id: string, props: { vault: SecretsVault; alerts: Alerts; chorusPolicyOids?: string[]; testPolicyOids?: string[] }) {
     super(scope, id);
     const accessLogs = new s3.Bucket(this, 'AccessLogs', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -32,6 +32,7 @@ export class CertificateIntake extends Construct {
     });
     Validations.of(accessLogs).acknowledge({ id: 'AwsSolutions-S1', reason: 'This is the access-log bucket of the intake bucket; logging it into itself would loop.' });
     this.bucket = new s3.Bucket(this, 'Bucket', {
+      // S3 log delivery writes through the access-log bucket's policy, limited to this bucket as source (cdk.json's serverAccessLogsUseBucketPolicy).
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'intake/',
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -61,32 +62,42 @@ export class CertificateIntake extends Construct {
         SESAME_BUCKET: this.bucket.bucketName,
         SESAME_ALERTS_TOPIC_ARN: props.alerts.topic.topicArn,
         ...(props.chorusPolicyOids?.length ? { SESAME_CHORUS_POLICY_OIDS: props.chorusPolicyOids.join(',') } : {}),
+        ...(props.testPolicyOids?.length ? { SESAME_TEST_POLICY_OIDS: props.testPolicyOids.join(',') } : {}),
       },
     });
     const fn = this.function;
     const objects = (prefix: string) => this.bucket.arnForObjects(`${prefix}*`);
-    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:DeleteObject'], resources: [objects('incoming/')] }));
+    // Whether an upload still exists, decided from its versions. Not HeadObject: S3
+    // answers 403, not 404, on a missing key unless the caller holds s3:ListBucket as S3
+    // evaluates it for that request, and a ListBucket limited by s3:prefix never matches a
+    // HeadObject (the request carries no s3:prefix). So a redelivered event, whose object
+    // was already moved, would fail instead of ending as "gone". Limited to incoming/.
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucketVersions'], resources: [this.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': ['incoming/*'] } } }));
+    // Reading the exact version an event names, also as the source of the copy to accepted/ or rejected/.
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObjectVersion'], resources: [objects('incoming/')] }));
+    // Deleting exact versions: a plain delete only adds a marker, and a refused private key would stay readable.
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObjectVersion'], resources: [objects('incoming/')] }));
+    // The copy's destination, and the report of each decision.
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [objects('accepted/'), objects('rejected/'), objects('reports/')] }));
-    // Without ListBucket, reading a missing key answers 403 instead of 404, and a
-    // second delivery of an event would fail instead of finding nothing to do.
-    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': ['incoming/*'] } } }));
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-        resources: [props.vault.key.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': [`s3.${Stack.of(this).region}.amazonaws.com`, `sns.${Stack.of(this).region}.amazonaws.com`] } },
-      }),
-    );
+    // The bucket is SSE-KMS: reading needs Decrypt, writing (copies, reports) a data key; through S3 only.
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [props.vault.key.keyArn], conditions: props.vault.via('s3') }));
+    // Checks an upload against the credential it is for, and the tenant's record.
     props.vault.grantRead(fn, SECRET_PREFIXES.credentials, SECRET_PREFIXES.tenants);
+    // A declared placeholder's sesame:environment tag, when its body names no environment.
+    props.vault.grantDescribe(fn, SECRET_PREFIXES.credentials);
+    // An accepted certificate becomes the credential's new version and expiry tag.
     props.vault.grantWrite(fn, SECRET_PREFIXES.credentials);
+    // Refusals are announced to the tenant's contacts.
     props.alerts.grantPublish(fn);
 
+    // S3 invokes the function (a Lambda permission scoped to this bucket and account); no SNS or SQS in between, so no key use.
     this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(fn), { prefix: 'incoming/' });
 
     const bucketId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket);
     for (const prefix of ['incoming', 'accepted', 'rejected', 'reports']) {
       if (fn.role) acknowledgeWildcard(fn.role, `<${bucketId}.Arn>/${prefix}/*`, `Uploads are named ${prefix}/{tenant}/{credential}/{file}: the prefix is the unit of access.`);
     }
+    // CDK's deploy-time handler: s3:PutBucketNotification on this bucket, and logs through the managed policy.
     for (const handler of stackChildren(this, 'BucketNotificationsHandler')) {
       Validations.of(handler).acknowledge({ id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: 'CDK’s own handler that configures bucket notifications at deploy time; its role is not configurable.' });
     }

@@ -9,6 +9,9 @@ import { validate } from '../functions/core/validate.ts';
  * secrets with placeholder bodies (values are filled with `sesame --aws credential set`).
  */
 const email = z.email('must be an email address');
+const oid = z.string().regex(/^\d+(\.\d+)+$/, 'must be a dotted OID');
+// A refinement, not .int(): validate() words every invalid_type issue as "is required".
+const days = z.number().refine((n) => Number.isInteger(n) && n >= 0 && n <= 3650, 'must be a whole number of days from 0 to 3650');
 const credentialSchema = z
   .strictObject({ id: z.string(), environment: z.enum(['production', 'acceptance', 'sandbox']).optional() })
   .superRefine((c, ctx) => {
@@ -28,7 +31,19 @@ export const configSchema = z.strictObject({
   adminRoleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'must be an IAM role ARN'),
   operatorEmail: email.optional(),
   operationsEmail: email.optional(),
-  chorusPolicyOids: z.array(z.string().regex(/^\d+(\.\d+)+$/, 'must be a dotted OID')).default([]),
+  chorusPolicyOids: z.array(oid).default([]),
+  /** Policy OIDs that mark test certificates, refused for production credentials. */
+  testPolicyOids: z.array(oid).default([]),
+  /** Days before an end date when the expiry watch alerts; without it, the functions' defaults. */
+  expiryThresholds: z
+    .array(days)
+    .min(1, 'must list at least one number of days')
+    .superRefine((list, ctx) => {
+      list.forEach((n, i) => {
+        if (list.indexOf(n) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `repeats ${n} days` });
+      });
+    })
+    .optional(),
   throttle: z.strictObject({ rateLimit: z.number().int().min(1), burstLimit: z.number().int().min(1) }).optional(),
   domain: z.strictObject({ name: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, 'must be a domain name'), certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:/, 'must be an ACM certificate ARN') }).optional(),
   tenants: z

@@ -1,6 +1,6 @@
-import { Duration, Stack, TimeZone } from 'aws-cdk-lib';
+import { Duration, TimeZone } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { acknowledgeWildcard, stackChildren } from './acknowledge.ts';
+import { acknowledgeWildcard } from './acknowledge.ts';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -44,27 +44,20 @@ export class ExpiryWatch extends Construct {
     // ListSecrets has no resource-level permission in IAM: "*" is the only form AWS accepts.
     // It returns names and tags, never values.
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:ListSecrets'], resources: ['*'] }));
+    // The credentials that are due, and their tenants' records, to write the alert.
     props.vault.grantRead(fn, SECRET_PREFIXES.credentials, SECRET_PREFIXES.tenants);
+    // The alert state lives in the credential's tags, so that each run starts from what was sent.
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:TagResource'], resources: [props.vault.arnFor(SECRET_PREFIXES.credentials)] }));
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-        resources: [props.vault.key.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `sns.${Stack.of(this).region}.amazonaws.com` } },
-      }),
-    );
+    // Expiry warnings go to the alerts topic.
     props.alerts.grantPublish(fn);
 
+    // The scheduler invokes through a role (CDK's per-target singleton, trusted by scheduler.amazonaws.com
+    // for this account's default schedule group only); the function needs no resource policy for it.
     this.schedule = new scheduler.Schedule(this, 'Daily', {
       description: 'Sesame expiry check, every day at 06:00 Paris time',
       schedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '6', timeZone: TimeZone.EUROPE_PARIS }),
-      target: new targets.LambdaInvoke(fn, { retryAttempts: 2, deadLetterQueue: this.deadLetterQueue }),
+      target: new InvokeUnqualified(fn, { retryAttempts: 2, deadLetterQueue: this.deadLetterQueue }),
     });
-
-    const fnId = Stack.of(this).getLogicalId(fn.node.defaultChild as lambda.CfnFunction);
-    for (const role of stackChildren(this, 'SchedulerRoleForTarget')) {
-      acknowledgeWildcard(role, `<${fnId}.Arn>:*`, 'CDK’s scheduler role may invoke any version of the expiry function, and only that function.');
-    }
     acknowledgeWildcard(fn.role as iam.IRole, '*', 'ListSecrets has no resource-level permission in IAM (it returns names and tags, never values); X-Ray actions neither.');
 
     const topic = props.alerts.topic;
@@ -76,5 +69,25 @@ export class ExpiryWatch extends Construct {
         );
       }
     }
+  }
+}
+
+/**
+ * LambdaInvoke, granting what the schedule invokes and nothing more: CDK's grantInvoke
+ * adds `<function>:*`, every version and alias, while the target is the unqualified ARN.
+ * (The base class adds sqs:SendMessage on the dead-letter queue, the one call the
+ * scheduler makes there; the queue is SQS-managed SSE, so no key use.)
+ */
+class InvokeUnqualified extends targets.LambdaInvoke {
+  private readonly target: lambda.IFunction;
+
+  constructor(target: lambda.IFunction, props: targets.ScheduleTargetBaseProps) {
+    super(target, props);
+    this.target = target;
+  }
+
+  protected override addTargetActionToRole(role: iam.IRole): void {
+    // Invoking the function, unqualified, as the schedule's target.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.target.functionArn] }));
   }
 }

@@ -2,7 +2,6 @@ import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -24,6 +23,7 @@ export function sesameFunction(
   const { serviceName, deadLetterQueue, ...rest } = props;
   const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: logs.RetentionDays.THREE_MONTHS });
   const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Sesame ${serviceName}` });
+  // Its own log group only: the group exists already, so no logs:CreateLogGroup.
   role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn, `${logGroup.logGroupArn}:log-stream:*`] }));
   const fn = new NodejsFunction(scope, id, {
     entry: join(ROOT, entry),
@@ -36,8 +36,9 @@ export function sesameFunction(
     timeout: Duration.seconds(20),
     role,
     logGroup,
+    // Active tracing grants xray:PutTraceSegments and PutTelemetryRecords on "*": X-Ray has no resource-level permission.
     tracing: lambda.Tracing.ACTIVE,
-    ...(deadLetterQueue ? { retryAttempts: 2, onFailure: new destinations.SqsDestination(deadLetterQueue) } : {}),
+    ...(deadLetterQueue ? { retryAttempts: 2, onFailure: sendOnlyDestination(role, deadLetterQueue) } : {}),
     bundling: {
       format: OutputFormat.ESM,
       target: 'node22',
@@ -62,4 +63,18 @@ export function sesameFunction(
   );
   Validations.of(fn).acknowledge({ id: 'AwsSolutions-L1', reason: 'nodejs22.x is the runtime this project targets and tests against (local development on Node 20/22); moving to a newer runtime is a deliberate, tested change.' });
   return fn;
+}
+
+/**
+ * An on-failure SQS destination whose grant is the one Lambda uses: CDK's SqsDestination
+ * also grants sqs:GetQueueAttributes and sqs:GetQueueUrl, which Lambda never calls.
+ */
+function sendOnlyDestination(role: iam.Role, queue: sqs.IQueue): lambda.IDestination {
+  return {
+    bind: () => {
+      // Lambda sends the failed event with the function's role; the queue is SQS-managed SSE, so no key use.
+      role.addToPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+      return { destination: queue.queueArn };
+    },
+  };
 }

@@ -1,6 +1,7 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -11,6 +12,7 @@ import type { SecretsVault } from './secrets-vault.ts';
 
 /** Dead-letter queue of an asynchronous function: failed events kept 14 days. */
 export function deadLetterQueue(scope: Construct, id: string, of: string): sqs.Queue {
+  // SQS-managed SSE: senders (Lambda, the scheduler) need sqs:SendMessage and no key permission; the queue policy only refuses plain HTTP.
   const queue = new sqs.Queue(scope, id, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
   Validations.of(queue).acknowledge({ id: 'AwsSolutions-SQS3', reason: `This queue is the dead-letter queue of ${of}.` });
   return queue;
@@ -27,8 +29,28 @@ export class Operations extends Construct {
   constructor(scope: Construct, id: string, props: { vault: SecretsVault; email?: string }) {
     super(scope, id);
     this.topic = new sns.Topic(this, 'Topic', { displayName: 'Sesame operations', masterKey: props.vault.key, enforceSSL: true });
+    this.allowAlarms(props.vault);
     if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
     this.action = new actions.SnsAction(this.topic);
+  }
+
+  /**
+   * CloudWatch publishes alarm actions as the service, not as a role of this account: the
+   * topic policy (which enforceSSL makes explicit, replacing SNS's default) and the key
+   * policy must both name it, or every alarm fails with an authorization error.
+   */
+  private allowAlarms(vault: SecretsVault): void {
+    const stack = Stack.of(this);
+    const cloudwatch = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
+    // Only this account's alarms, so the service cannot be used as a confused deputy from another account.
+    const fromOurAlarms = {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+    };
+    // Alarm actions publish to this topic.
+    this.topic.addToResourcePolicy(new iam.PolicyStatement({ sid: 'CloudWatchAlarmsPublish', principals: [cloudwatch], actions: ['sns:Publish'], resources: [this.topic.topicArn], conditions: fromOurAlarms }));
+    // Publishing to a KMS-encrypted topic needs a data key, asked for with the publisher's (here the service's) permission.
+    vault.key.addToResourcePolicy(new iam.PolicyStatement({ sid: 'CloudWatchAlarmsToEncryptedTopics', principals: [cloudwatch], actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: ['*'], conditions: fromOurAlarms }));
   }
 
   private alarm(id: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm {

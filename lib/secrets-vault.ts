@@ -23,6 +23,8 @@ export class SecretsVault extends Construct {
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
+    // CDK's default key policy gives the account root kms:*: that is what lets IAM
+    // policies in this account grant the key at all, and keeps the key manageable.
     this.key = new kms.Key(this, 'Key', {
       description: 'Sesame: encrypts tenant credentials, app keys and tenant records',
       enableKeyRotation: true,
@@ -35,34 +37,34 @@ export class SecretsVault extends Construct {
     return Arn.format({ service: 'secretsmanager', resource: 'secret', resourceName: `${prefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }, Stack.of(this));
   }
 
+  /** `kms:ViaService` for this stack's region: the key is usable only through that service's calls. */
+  via(service: string): Record<string, Record<string, string>> {
+    return { StringEquals: { 'kms:ViaService': `${service}.${Stack.of(this).region}.amazonaws.com` } };
+  }
+
   /** Read-only: the current value of secrets under these prefixes, and decryption through Secrets Manager only. */
   grantRead(grantee: iam.IGrantable, ...prefixes: string[]): void {
     this.acknowledgePrefixes(grantee, prefixes);
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: prefixes.map((p) => this.arnFor(p)) }),
-    );
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['kms:Decrypt'],
-        resources: [this.key.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
-      }),
-    );
+    // Reading a value is the function's job; the prefix keeps each function to its own kind of secret.
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: prefixes.map((p) => this.arnFor(p)) }));
+    // Secrets Manager decrypts a value with the caller's own permission on the key.
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.key.keyArn], conditions: this.via('secretsmanager') }));
+  }
+
+  /** Metadata only (tags, versions, never the value): DescribeSecret needs no key use. */
+  grantDescribe(grantee: iam.IGrantable, ...prefixes: string[]): void {
+    this.acknowledgePrefixes(grantee, prefixes);
+    // Reading a secret's tags (e.g. sesame:environment of a placeholder) without its value.
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:DescribeSecret'], resources: prefixes.map((p) => this.arnFor(p)) }));
   }
 
   /** New versions and tags of existing secrets under these prefixes: never create or delete. */
   grantWrite(grantee: iam.IGrantable, ...prefixes: string[]): void {
     this.acknowledgePrefixes(grantee, prefixes);
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['secretsmanager:PutSecretValue', 'secretsmanager:TagResource'], resources: prefixes.map((p) => this.arnFor(p)) }),
-    );
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['kms:GenerateDataKey'],
-        resources: [this.key.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
-      }),
-    );
+    // New versions and tags of secrets that exist; creating, deleting or re-policying them is the administrators' job.
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:PutSecretValue', 'secretsmanager:TagResource'], resources: prefixes.map((p) => this.arnFor(p)) }));
+    // Secrets Manager encrypts a new version under a data key it asks for with the caller's permission.
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey'], resources: [this.key.keyArn], conditions: this.via('secretsmanager') }));
   }
 
   private acknowledgePrefixes(grantee: iam.IGrantable, prefixes: string[]): void {

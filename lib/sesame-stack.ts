@@ -1,5 +1,6 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { SECRET_PRINCIPALS_OUTPUT } from '../functions/core/secret-policy.ts';
 import { SecretsVault } from './secrets-vault.ts';
 import { TokenApi } from './token-api.ts';
 import { Alerts } from './alerts.ts';
@@ -8,7 +9,7 @@ import { ExpiryWatch, type AlertRecipients } from './expiry-watch.ts';
 import { Operations } from './operations.ts';
 import type { SesameConfig } from './config.ts';
 import { TenantSecrets } from './tenant-secrets.ts';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 
 /** The one Sesame stack: capabilities composed over one secrets vault. */
 export interface SesameStackProps extends StackProps {
@@ -22,6 +23,12 @@ export class SesameStack extends Stack {
   readonly alerts: Alerts;
   readonly intake: CertificateIntake;
   readonly expiry: ExpiryWatch;
+  /**
+   * Who may touch any Sesame secret at all (the resource policy of every secret, declared
+   * here or created by `sesame --aws`): the four functions, the admin role, and CDK's
+   * deployment role, which creates and updates the declared secrets.
+   */
+  readonly secretPrincipals: string[];
 
   constructor(scope: Construct, id: string, props: SesameStackProps = {}) {
     const { config, ...stackProps } = props;
@@ -30,21 +37,26 @@ export class SesameStack extends Stack {
       ...(config?.operatorEmail ? { operatorEmail: config.operatorEmail } : {}),
       tenants: (config?.tenants ?? []).map((t) => ({ id: t.id, alertEmails: t.alertEmails })),
     };
-    const chorusPolicyOids = config?.chorusPolicyOids;
+    const { chorusPolicyOids, testPolicyOids, expiryThresholds: thresholds } = config ?? {};
     const operationsEmail = config?.operationsEmail ?? config?.operatorEmail;
     const { throttle, domain } = config ?? {};
     this.vault = new SecretsVault(this, 'Secrets');
     this.tokenApi = new TokenApi(this, 'TokenApi', { vault: this.vault, ...(throttle ? { throttle } : {}), ...(domain ? { domain } : {}) });
     this.alerts = new Alerts(this, 'Alerts', { vault: this.vault });
-    this.intake = new CertificateIntake(this, 'CertificateIntake', { vault: this.vault, alerts: this.alerts, ...(chorusPolicyOids ? { chorusPolicyOids } : {}) });
-    this.expiry = new ExpiryWatch(this, 'ExpiryWatch', { vault: this.vault, alerts: this.alerts, recipients });
-    if (config) {
-      new TenantSecrets(this, 'Tenants', {
-        vault: this.vault,
-        config,
-        readers: [this.tokenApi.tokenFunction.role, this.intake.function.role, this.expiry.function.role].filter((r): r is iam.IRole => r !== undefined),
-      });
-    }
+    this.intake = new CertificateIntake(this, 'CertificateIntake', { vault: this.vault, alerts: this.alerts, ...(chorusPolicyOids ? { chorusPolicyOids } : {}), ...(testPolicyOids ? { testPolicyOids } : {}) });
+    this.expiry = new ExpiryWatch(this, 'ExpiryWatch', { vault: this.vault, alerts: this.alerts, recipients, ...(thresholds ? { thresholds } : {}) });
+
+    const functions: lambda.IFunction[] = [this.tokenApi.tokenFunction, this.tokenApi.authorizerFunction, this.intake.function, this.expiry.function];
+    this.secretPrincipals = [
+      ...functions.map((fn) => {
+        if (!fn.role) throw new Error(`${fn.node.path} has no role`);
+        return fn.role.roleArn;
+      }),
+      ...(config ? [config.adminRoleArn] : []),
+      `arn:${this.partition}:iam::${this.account}:role/cdk-*-cfn-exec-role-*`,
+    ];
+    if (config) new TenantSecrets(this, 'Tenants', { vault: this.vault, config, allowed: this.secretPrincipals });
+
     const ops = new Operations(this, 'Operations', { vault: this.vault, ...(operationsEmail ? { email: operationsEmail } : {}) });
     ops.watchFunction('Token', this.tokenApi.tokenFunction);
     ops.watchFunction('Authorizer', this.tokenApi.authorizerFunction);
@@ -57,5 +69,9 @@ export class SesameStack extends Stack {
     new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topic.topicArn, description: 'Set SESAME_ALERTS_TOPIC_ARN to this for sesame --aws expiry check' });
     new CfnOutput(this, 'IntakeBucket', { value: this.intake.bucket.bucketName, description: 'Set SESAME_BUCKET to this for sesame --aws cert upload' });
     new CfnOutput(this, 'KmsKeyArn', { value: this.vault.key.keyArn, description: 'Set SESAME_KMS_KEY_ID to this when filling credentials with sesame --aws' });
+    new CfnOutput(this, SECRET_PRINCIPALS_OUTPUT, {
+      value: Fn.join(',', this.secretPrincipals),
+      description: 'The principals allowed on Sesame secrets, comma-separated: sesame --aws applies them in the resource policy of every secret it creates',
+    });
   }
 }

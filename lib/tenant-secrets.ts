@@ -1,9 +1,10 @@
-import { RemovalPolicy, SecretValue, Stack, Tags, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, SecretValue, Tags, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { credentialSecretName, TAG } from '../functions/core/credentials.ts';
 import { parseCredentialId } from '../functions/core/ids.ts';
+import { secretPolicyStatement } from '../functions/core/secret-policy.ts';
 import { KINDS, platformOf } from '../functions/core/platforms/index.ts';
 import { tenantSecretName } from '../functions/core/tenants.ts';
 import type { SesameConfig } from './config.ts';
@@ -17,15 +18,14 @@ import type { SecretsVault } from './secrets-vault.ts';
 export class TenantSecrets extends Construct {
   readonly secrets: secretsmanager.Secret[] = [];
 
-  constructor(scope: Construct, id: string, props: { vault: SecretsVault; config: SesameConfig; readers: iam.IRole[] }) {
+  /** `allowed`: the principals the stack computes once (SesameStack.secretPrincipals), the same the CLI applies. */
+  constructor(scope: Construct, id: string, props: { vault: SecretsVault; config: SesameConfig; allowed: readonly string[] }) {
     super(scope, id);
-    const account = Stack.of(this).account;
-    // Only the broker's functions, the admin role and CDK's deployment role may touch these secrets.
-    const allowed = [...props.readers.map((r) => r.roleArn), props.config.adminRoleArn, `arn:${Stack.of(this).partition}:iam::${account}:role/cdk-*-cfn-exec-role-*`];
+    // The statement the CLI writes on the secrets it creates, from the same function: one policy for every Sesame secret.
+    const statement = secretPolicyStatement(props.allowed);
     const guard = (secret: secretsmanager.Secret) => {
-      secret.addToResourcePolicy(
-        new iam.PolicyStatement({ effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions: ['secretsmanager:*'], resources: ['*'], conditions: { ArnNotLike: { 'aws:PrincipalArn': allowed } } }),
-      );
+      // Denies every other principal of the account, whatever secretsmanager:* its identity policies hold.
+      secret.addToResourcePolicy(iam.PolicyStatement.fromJson(statement));
       Validations.of(secret).acknowledge({ id: 'AwsSolutions-SMG4', reason: 'These credentials are issued by the platforms (OPCO extranets, PISTE, Chaman, Cegid Life), which Sesame cannot call to rotate them; the expiry watch warns people before they lapse.' });
       this.secrets.push(secret);
     };
@@ -35,6 +35,7 @@ export class TenantSecrets extends Construct {
       const t = new secretsmanager.Secret(this, `Tenant-${tenant.id}`, {
         secretName: tenantSecretName(tenant.id),
         description: `Sesame tenant ${tenant.id}`,
+        // CDK then adds a key-policy statement for the account through Secrets Manager: redundant with the root statement.
         encryptionKey: props.vault.key,
         // Not a secret: the tenant record (name, alert addresses), as the stack declares it.
         secretStringValue: SecretValue.unsafePlainText(JSON.stringify(record)),

@@ -24,10 +24,13 @@ export class TokenApi extends Construct {
     this.tokenFunction = sesameFunction(this, 'Token', 'functions/token/handler.ts', { description: 'Sesame token vending', serviceName: 'sesame-token' });
     this.authorizerFunction = sesameFunction(this, 'Authorizer', 'functions/authorizer/handler.ts', { description: 'Sesame app key authorizer', serviceName: 'sesame-authorizer', timeout: Duration.seconds(10) });
 
-    // The token function reads credentials and tenant records; only the authorizer reads app records.
+    // The token function reads credentials and tenant records to mint tokens.
     props.vault.grantRead(this.tokenFunction, SECRET_PREFIXES.credentials, SECRET_PREFIXES.tenants);
+    // Only the authorizer reads app records, to check app keys.
     props.vault.grantRead(this.authorizerFunction, SECRET_PREFIXES.apps);
 
+    // Both add a lambda:InvokeFunction permission for apigateway.amazonaws.com: the authorizer's
+    // scoped to this API's authorizer, the integration's to this API and each route's path.
     const authorizer = new HttpLambdaAuthorizer('AppKey', this.authorizerFunction, {
       responseTypes: [HttpLambdaResponseType.SIMPLE],
       identitySource: ['$request.header.Authorization'],

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chorusChain, EKU, issue, p7b } from './helpers/pki.ts';
-import { testdataDir } from './helpers/testdata.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'sesame.js');
 let home: string;
@@ -163,7 +162,8 @@ describe('sesame fla keygen', () => {
 });
 
 describe('sesame credential import-p12', () => {
-  async function p12(cert: { pem: string; privatePem: string }, password: string, name: string) {
+  /** A PKCS#12 file made by openssl; `legacy`: RC2/3DES and SHA-1, as old Windows exports are. */
+  async function p12(cert: { pem: string; privatePem: string }, password: string, name: string, legacy = false) {
     const { execFileSync } = await import('node:child_process');
     const key = join(dir, `${name}.key`);
     const crt = join(dir, `${name}.crt`);
@@ -172,7 +172,7 @@ describe('sesame credential import-p12', () => {
     await writeFile(crt, cert.pem);
     await writeFile(pass, password, { mode: 0o600 });
     const file = join(dir, `${name}.p12`);
-    execFileSync('openssl', ['pkcs12', '-export', '-inkey', key, '-in', crt, '-out', file, '-passout', `file:${pass}`]);
+    execFileSync('openssl', ['pkcs12', '-export', ...(legacy ? ['-legacy'] : []), '-inkey', key, '-in', crt, '-out', file, '-passout', `file:${pass}`]);
     await rm(key);
     return file;
   }
@@ -209,7 +209,8 @@ describe('sesame credential import-p12', () => {
 
   it('refuses a legacy p12 whose certificate breaks the rules, storing nothing', async () => {
     await sesame(['tenant', 'add', 'cfa-p12']);
-    const legacy = testdataDir('x509', 'boringssl', 'crypto', 'pkcs8', 'test', 'openssl.p12');
+    const old = await issue({ subject: 'CN=Old Export, C=BE', digest: 'SHA-1', keyUsage: null, notBefore: new Date('2010-01-01T00:00:00Z'), notAfter: new Date('2012-01-01T00:00:00Z') });
+    const legacy = await p12(old, 'foo', 'legacy', true);
     const r = await importP12(['cfa-p12', 'fla-legacy', legacy, '--quality', 'employer', '--json'], 'foo');
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).errors.map((e: { code: string }) => e.code)).toEqual(['digest', 'key_usage', 'expired']);
@@ -218,8 +219,9 @@ describe('sesame credential import-p12', () => {
 
   it('says so on a wrong password', async () => {
     await sesame(['tenant', 'add', 'cfa-p12']);
-    const legacy = testdataDir('x509', 'boringssl', 'crypto', 'pkcs8', 'test', 'pbes2_sha256.p12');
-    const r = await importP12(['cfa-p12', 'fla-x', legacy, '--quality', 'employer'], 'not-foo');
+    const cert = await issue({ subject: 'CN=CFA P12, O=CFA P12, C=BE', shape: 'ec384', digest: 'SHA-384' });
+    const file = await p12(cert, 'foo', 'wrong-password');
+    const r = await importP12(['cfa-p12', 'fla-x', file, '--quality', 'employer'], 'not-foo');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^sesame: wrong password for /);
   });

@@ -2,7 +2,7 @@ import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-file.ts';
 import { dirname, join, relative, sep } from 'node:path';
 import { SesameError } from '../core/errors.ts';
-import type { ObjectStore, StoredObject } from '../core/ports.ts';
+import type { ObjectHead, ObjectStore, StoredObject } from '../core/ports.ts';
 
 /**
  * Objects as files under $SESAME_HOME: `incoming/…` is the `uploads/` folder that
@@ -27,10 +27,11 @@ export class LocalObjectStore implements ObjectStore {
     return `incoming/${relative(join(this.home, 'uploads'), path).split(sep).join('/')}`;
   }
 
-  async size(key: string): Promise<number | undefined> {
+  /** Files have no versions: the one there is the current one. */
+  async head(key: string): Promise<ObjectHead | undefined> {
     try {
       const st = await stat(this.path(key));
-      return st.isFile() ? st.size : undefined;
+      return st.isFile() ? { size: st.size } : undefined;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
@@ -65,7 +66,7 @@ export class LocalObjectStore implements ObjectStore {
     await rename(this.path(from), target);
   }
 
-  async delete(key: string): Promise<void> {
+  async purge(key: string): Promise<void> {
     await unlink(this.path(key)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });

@@ -191,6 +191,10 @@ export class LocalSecretStore implements SecretStore {
     });
   }
 
+  async tags(name: string): Promise<Tags | undefined> {
+    return (await this.readFileOf(name))?.tags;
+  }
+
   async list(options: { prefix: string; nextToken?: string; pageSize?: number }): Promise<SecretListing> {
     const pageSize = Math.min(Math.max(options.pageSize ?? 100, 1), 100);
     const names = (await this.allNames()).filter((n) => n.startsWith(options.prefix) && (!options.nextToken || n > options.nextToken)).sort();

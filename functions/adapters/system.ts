@@ -13,7 +13,7 @@ import { LocalObjectStore } from './local-object-store.ts';
 import { OutboxNotifier } from './outbox-notifier.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
 import { SnsNotifier } from './sns-notifier.ts';
-import { AwsSecretStore } from './aws-secret-store.ts';
+import { AwsSecretStore, type SecretCreation } from './aws-secret-store.ts';
 import { FetchHttpClient } from './fetch-http-client.ts';
 import { LocalSecretStore } from './local-secret-store.ts';
 
@@ -30,10 +30,12 @@ export interface System {
   /** App-record lookup with a short cache, for authorizers. */
   appLookup: (app: string) => Promise<AppRecord | undefined>;
   /** Certificate intake, when the system has an object store and a notifier. */
-  intake?: (key: string) => Promise<IntakeResult>;
+  intake?: (key: string, version?: string) => Promise<IntakeResult>;
   /** The expiry check, when the system has a notifier. */
   expiryCheck?: () => Promise<ExpirySummary>;
   notifier?: Notifier;
+  /** AWS: the intake bucket, when known. */
+  bucket?: string;
 }
 
 export interface SystemDeps {
@@ -69,8 +71,8 @@ export function buildSystem(deps: SystemDeps): System {
   const { objects, notifier } = deps;
   const intake =
     objects && notifier
-      ? (key: string) =>
-          processUpload({ objects, notifier, credentials, clock, log: deps.log, policyAllowList: deps.policyAllowList ?? [], testPolicyOids: deps.testPolicyOids ?? [] }, key)
+      ? (key: string, version?: string) =>
+          processUpload({ objects, notifier, credentials, clock, log: deps.log, policyAllowList: deps.policyAllowList ?? [], testPolicyOids: deps.testPolicyOids ?? [] }, key, version)
       : undefined;
   const expiryCheck = notifier ? () => runExpiryCheck({ store: deps.store, credentials, tenants, notifier, clock, log: deps.log, ...(deps.thresholds ? { thresholds: deps.thresholds } : {}) }) : undefined;
   return {
@@ -107,11 +109,18 @@ export async function localSystem(config: Config, log: Log, overrides: Partial<S
   });
 }
 
-export function awsSystem(config: Config, log: Log, client: SecretsManagerClient = new SecretsManagerClient({}), clock?: Clock): System {
-  const store = new AwsSecretStore(client, config.kmsKeyId ? { kmsKeyId: config.kmsKeyId } : {});
-  return buildSystem({
+export interface AwsSystemOptions {
+  client?: SecretsManagerClient;
+  clock?: Clock;
+  /** How to create a missing secret (the CLI); without it, the system never creates one. */
+  creation?: () => Promise<SecretCreation>;
+}
+
+export function awsSystem(config: Config, log: Log, options: AwsSystemOptions = {}): System {
+  const store = new AwsSecretStore(options.client ?? new SecretsManagerClient({}), options.creation ? { creation: options.creation } : {});
+  const system = buildSystem({
     store,
-    ...(clock ? { clock } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
     log,
     version: config.version,
     broker: config.broker,
@@ -121,4 +130,5 @@ export function awsSystem(config: Config, log: Log, client: SecretsManagerClient
     testPolicyOids: config.testPolicyOids,
     thresholds: config.thresholds,
   });
+  return config.bucket ? { ...system, bucket: config.bucket } : system;
 }

@@ -21,6 +21,19 @@ export interface Config {
   /** AWS only: the intake bucket and the alerts topic. */
   bucket: string | undefined;
   alertsTopicArn: string | undefined;
+  /** `sesame --aws`: the deployed stack whose outputs fill what the variables above leave unset. */
+  stackName: string;
+  /** `sesame --aws`: principals allowed by the resource policy of the secrets it creates (SESAME_SECRET_PRINCIPALS). */
+  secretPrincipals: string[] | undefined;
+}
+
+function principals(env: NodeJS.ProcessEnv): string[] | undefined {
+  const raw = env.SESAME_SECRET_PRINCIPALS;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = list.find((a) => !/^arn:aws[a-z-]*:(iam|sts)::\d{12}:[\w+=,.@/*-]+$/.test(a));
+  if (bad) throw new SesameError('invalid_request', `environment variable SESAME_SECRET_PRINCIPALS must list IAM principal ARNs separated by commas, got "${bad.slice(0, 80)}"`);
+  return list;
 }
 
 function thresholds(env: NodeJS.ProcessEnv): number[] {
@@ -77,6 +90,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     thresholds: thresholds(env),
     bucket: env.SESAME_BUCKET || undefined,
     alertsTopicArn: env.SESAME_ALERTS_TOPIC_ARN || undefined,
+    stackName: env.SESAME_STACK || 'Sesame',
+    secretPrincipals: principals(env),
     broker: {
       refreshMarginSeconds: seconds(env, 'SESAME_TOKEN_REFRESH_MARGIN', d.refreshMarginSeconds, 0, 3_600),
       defaultTokenTtlSeconds: seconds(env, 'SESAME_TOKEN_DEFAULT_TTL', d.defaultTokenTtlSeconds, 1, 86_400),

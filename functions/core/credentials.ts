@@ -76,8 +76,12 @@ export class Credentials {
       throw new SesameError('invalid_request', `credential id "${id}" is of kind "${kind}", not "${input.kind}"`, { details: { field: 'kind' } });
     }
     const platform = platformOf(kind);
-    const stored = input.merge ? ((await this.store.get(credentialSecretName(tenant, id)))?.value as { fields?: unknown; environment?: string } | undefined) : undefined;
-    const environment = (input.environment ?? stored?.environment ?? platform.environments[0]) as Environment;
+    const name = credentialSecretName(tenant, id);
+    const secret = await this.store.get(name);
+    const stored = secret?.value as { fields?: unknown; environment?: string } | undefined;
+    // An existing credential keeps its environment unless one is given: a declared
+    // placeholder has it only in its tag, and must not silently become production.
+    const environment = (input.environment ?? (secret ? await this.storedEnvironment(name, platform, stored) : undefined) ?? platform.environments[0]) as Environment;
     if (!platform.environments.includes(environment)) {
       throw new SesameError('invalid_request', `${kind} environments are ${platform.environments.join(', ')}, not "${input.environment}"`, {
         details: { field: 'environment' },
@@ -88,7 +92,7 @@ export class Credentials {
     let given = input.fields;
     if (input.merge) {
       if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new SesameError('invalid_request', `${kind} credential: fields must be a JSON object`);
-      const before = typeof stored?.fields === 'object' && stored.fields !== null ? stored.fields : {};
+      const before = typeof stored?.fields === 'object' && stored?.fields !== null ? stored?.fields : {};
       given = { ...before, ...given };
     }
     let fields = validate(platform.schema, given, `${kind} credential`);
@@ -102,7 +106,7 @@ export class Credentials {
       [TAG.environment]: environment,
       [TAG.expiresAt]: expiresAt?.toISOString() ?? NO_EXPIRY,
     };
-    await this.store.put(credentialSecretName(tenant, id), body, tags);
+    await this.store.put(name, body, tags);
     return { tenant, credential: id, kind, environment, expires_at: expiresAt?.toISOString() ?? null };
   }
 
@@ -147,9 +151,21 @@ export class Credentials {
     }
     const platform = platformOf(kind);
     const body = (typeof secret.value === 'object' && secret.value !== null ? secret.value : {}) as { environment?: unknown; fields?: unknown };
-    const environment = platform.environments.includes(body.environment as Environment) ? (body.environment as Environment) : (platform.environments[0] as Environment);
+    const environment = (await this.storedEnvironment(secret.name, platform, body)) ?? (platform.environments[0] as Environment);
     const parsed = body.fields === undefined ? undefined : platform.schema.safeParse(body.fields);
     return { kind, environment, platform, fields: parsed?.success ? parsed.data : undefined };
+  }
+
+  /**
+   * The environment a stored credential is in: its body's, else its `sesame:environment`
+   * tag (a placeholder declared by the stack has only the tag). Undefined when neither
+   * names one of the platform's environments.
+   */
+  private async storedEnvironment(name: string, platform: Platform, body: { environment?: unknown } | undefined): Promise<Environment | undefined> {
+    const valid = (e: unknown): e is Environment => typeof e === 'string' && platform.environments.includes(e as Environment);
+    if (valid(body?.environment)) return body.environment;
+    const tagged = (await this.store.tags(name))?.[TAG.environment];
+    return valid(tagged) ? tagged : undefined;
   }
 
   async list(tenant?: string): Promise<CredentialSummary[]> {

@@ -103,12 +103,16 @@ export function toProblem(err: unknown): { status: number; problem: Problem; hea
   return { status, problem, headers };
 }
 
-/** What may be logged about an error: its code and message, never a cause's payload. */
+/**
+ * What may be logged about an error: its code and its message as `detail`, never a
+ * cause's payload. Not `message`: the Powertools logger reserves that key for the log
+ * line's own message and drops any other value given under it.
+ */
 export function describeError(err: unknown): Record<string, unknown> {
   if (err instanceof SesameError) {
     const cause = err.cause instanceof Error ? `${err.cause.name}: ${err.cause.message}` : undefined;
-    return { code: err.code, message: err.message, ...(cause && err.code !== 'store_corrupt' ? { cause } : {}) };
+    return { code: err.code, detail: err.message, ...(cause && err.code !== 'store_corrupt' ? { cause } : {}) };
   }
-  if (err instanceof Error) return { code: 'internal', error: err.name, message: err.message, stack: err.stack };
+  if (err instanceof Error) return { code: 'internal', error: err.name, detail: err.message, stack: err.stack };
   return { code: 'internal', error: typeof err };
 }

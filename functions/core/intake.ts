@@ -69,16 +69,22 @@ function refusalNotification(tenant: string, credential: string, kind: string, f
   return { subject, message, attributes: { tenant, kind, severity: deleted ? 'critical' : 'warning' } };
 }
 
-export async function processUpload(deps: IntakeDeps, key: string): Promise<IntakeResult> {
-  const size = await deps.objects.size(key);
+/**
+ * `version`: the object version the event announced, when the store keeps versions;
+ * without it, the current one.
+ */
+export async function processUpload(deps: IntakeDeps, key: string, version?: string): Promise<IntakeResult> {
+  const head = await deps.objects.head(key, version);
   // Already moved away: S3 delivers events at least once, the second delivery finds nothing.
-  if (size === undefined) return { key, outcome: 'gone' };
+  if (!head) return { key, outcome: 'gone' };
+  const { size } = head;
+  const objectVersion = head.version;
 
   const target = parseIncomingKey(key);
   if (!target) {
     const reason = t(`Emplacement inattendu « ${key} » : déposer les fichiers dans incoming/{tenant}/{credential}/{fichier}.`, `Unexpected location "${key}": upload files to incoming/{tenant}/{credential}/{file}.`);
     const rejected = `rejected/_misplaced/${key.replace(/^incoming\//, '')}`;
-    await deps.objects.move(key, rejected);
+    await deps.objects.move(key, rejected, objectVersion);
     deps.log.warn('upload refused: misplaced', { key: key.slice(0, 300) });
     return { key, outcome: 'rejected', reason };
   }
@@ -98,7 +104,7 @@ export async function processUpload(deps: IntakeDeps, key: string): Promise<Inta
     const reason = !current
       ? t(`Aucun identifiant « ${credential} » pour « ${tenant} » : le créer d’abord (sesame credential set).`, `No credential "${credential}" for "${tenant}": create it first (sesame credential set).`)
       : t(`Les identifiants ${current.kind} n’utilisent pas de certificat.`, `${current.kind} credentials take no certificate.`);
-    await deps.objects.move(key, `rejected/${tenant}/${credential}/${file}`);
+    await deps.objects.move(key, `rejected/${tenant}/${credential}/${file}`, objectVersion);
     await deps.objects.put(reportKey, encodeJson({ tenant, credential, key, outcome: 'rejected', reason, processed_at: deps.clock.now().toISOString() }), 'application/json');
     deps.log.warn('upload refused: no such credential', { tenant, credential });
     return { ...base, outcome: 'rejected', reason };
@@ -119,7 +125,7 @@ export async function processUpload(deps: IntakeDeps, key: string): Promise<Inta
   if (size > MAX_CERTIFICATE_BYTES) {
     report = oversizedReport(size, profile, at);
   } else {
-    const object = await deps.objects.get(key, MAX_CERTIFICATE_BYTES + 1);
+    const object = await deps.objects.get(key, MAX_CERTIFICATE_BYTES + 1, objectVersion);
     if (!object) return { key, outcome: 'gone' };
     ({ report, chain } = validateCertificateChain(object.bytes, profile, options));
   }
@@ -127,8 +133,9 @@ export async function processUpload(deps: IntakeDeps, key: string): Promise<Inta
 
   if (!report.valid) {
     const outcome: IntakeOutcome = report.errors.some((e) => e.code === 'private_key') ? 'deleted' : 'rejected';
-    if (outcome === 'deleted') await deps.objects.delete(key);
-    else await deps.objects.move(key, `rejected/${tenant}/${credential}/${file}`);
+    // Private key material: every version goes, so that no copy of the key stays readable.
+    if (outcome === 'deleted') await deps.objects.purge(key);
+    else await deps.objects.move(key, `rejected/${tenant}/${credential}/${file}`, objectVersion);
     await deps.objects.put(reportKey, record(outcome), 'application/json');
     await deps.notifier.publish(refusalNotification(tenant, credential, current.kind, file, outcome, report.errors.map((e) => e.message)));
     deps.log.info('upload refused', { tenant, credential, kind: current.kind, outcome, errors: report.errors.map((e) => e.code) });
@@ -146,7 +153,7 @@ export async function processUpload(deps: IntakeDeps, key: string): Promise<Inta
     outcome = 'accepted';
   }
   await deps.objects.put(reportKey, record(outcome), 'application/json');
-  await deps.objects.move(key, `accepted/${tenant}/${credential}/${file}`);
+  await deps.objects.move(key, `accepted/${tenant}/${credential}/${file}`, objectVersion);
   deps.log.info('upload accepted', { tenant, credential, kind: current.kind, outcome, sha256: leaf?.sha256, not_after: leaf?.not_after });
   return { ...base, outcome, report };
 }

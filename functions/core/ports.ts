@@ -33,6 +33,8 @@ export interface SecretStore {
   getPrevious(name: string): Promise<SecretVersion | undefined>;
   put(name: string, value: unknown, tags?: Tags): Promise<{ version: string }>;
   tag(name: string, tags: Tags): Promise<void>;
+  /** The secret's tags, without reading its value; undefined when it does not exist. */
+  tags(name: string): Promise<Tags | undefined>;
   list(options: { prefix: string; nextToken?: string; pageSize?: number }): Promise<SecretListing>;
 }
 
@@ -68,19 +70,28 @@ export interface StoredObject {
   size: number;
 }
 
+/** What exists under a key: its size, and in a versioned store the version that is current (or asked for). */
+export interface ObjectHead {
+  size: number;
+  version?: string;
+}
+
 /**
  * Uploaded files and their reports, by key (`incoming/…`, `accepted/…`, `rejected/…`,
- * `reports/…`): S3 in AWS, a folder locally.
+ * `reports/…`): S3 in AWS, a folder locally. The S3 bucket is versioned, so reads,
+ * moves and deletions name the exact version they act on, and removing something
+ * means removing every version of it.
  */
 export interface ObjectStore {
-  /** Size only, without reading: undefined when absent. */
-  size(key: string): Promise<number | undefined>;
+  /** Without reading the bytes: undefined when absent (or when that version is gone). */
+  head(key: string, version?: string): Promise<ObjectHead | undefined>;
   /** Undefined when absent. Reads at most maxBytes (larger objects: caller checks size first). */
-  get(key: string, maxBytes: number): Promise<StoredObject | undefined>;
+  get(key: string, maxBytes: number, version?: string): Promise<StoredObject | undefined>;
   put(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
-  /** Copy then delete: the object ends at `to` and no longer at `from`. */
-  move(from: string, to: string): Promise<void>;
-  delete(key: string): Promise<void>;
+  /** Copy then remove: the bytes end at `to`, and that version no longer exists at `from`. */
+  move(from: string, to: string, version?: string): Promise<void>;
+  /** Every version of the key is destroyed: nothing of its bytes stays readable. */
+  purge(key: string): Promise<void>;
 }
 
 export interface Notification {

@@ -64,5 +64,12 @@ export function secretStoreContract(name: string, make: () => Promise<SecretStor
       const listed = await store.list({ prefix: 'sesame/acme/' });
       expect(listed.items[0]?.tags).toEqual({ 'sesame:expires-at': '2027-01-01T00:00:00.000Z', 'sesame:alerted': '30' });
     });
+
+    it('reads the tags of one secret without its value, and nothing for a missing one', async () => {
+      const store = await make();
+      await store.put('sesame/acme/fla-acc', { x: 1 }, { 'sesame:environment': 'acceptance', 'sesame:kind': 'fla' });
+      expect(await store.tags('sesame/acme/fla-acc')).toEqual({ 'sesame:environment': 'acceptance', 'sesame:kind': 'fla' });
+      expect(await store.tags('sesame/acme/none')).toBeUndefined();
+    });
   });
 }

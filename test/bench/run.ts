@@ -165,7 +165,7 @@ async function expiry() {
   }
   const sent = { n: 0 };
   const notifier = { publish: async () => void (sent.n += 1) };
-  Object.assign(store.calls, { get: 0, getPrevious: 0, put: 0, tag: 0, list: 0 });
+  Object.assign(store.calls, { get: 0, getPrevious: 0, put: 0, tag: 0, tags: 0, list: 0 });
   const started = performance.now();
   const summary = await runExpiryCheck({ store, credentials: system.credentials, tenants: system.tenants, notifier, clock: { now: () => new Date(now) }, log });
   const seconds = (performance.now() - started) / 1000;

@@ -26,25 +26,38 @@ describe('the certificate intake stack', () => {
 
   it('grants the function exactly what the intake does, prefix by prefix', () => {
     const bucket = /\$\{CertificateIntakeBucket[0-9A-F]+\.Arn\}/.source;
-    expect(grantsOf(template, 'CertificateIntakeFunction', ['s3', 'secretsmanager', 'sns', 'sqs'])).toEqual(
-      [
-        expect.stringMatching(new RegExp(`^s3:DeleteObject ${bucket}/incoming/\\*$`)),
-        expect.stringMatching(new RegExp(`^s3:GetObject ${bucket}/incoming/\\*$`)),
-        expect.stringMatching(new RegExp(`^s3:ListBucket ${bucket} if \\{"StringLike":\\{"s3:prefix":\\["incoming/\\*"\\]\\}\\}$`)),
-        expect.stringMatching(new RegExp(`^s3:PutObject ${bucket}/accepted/\\*$`)),
-        expect.stringMatching(new RegExp(`^s3:PutObject ${bucket}/rejected/\\*$`)),
-        expect.stringMatching(new RegExp(`^s3:PutObject ${bucket}/reports/\\*$`)),
-        `secretsmanager:GetSecretValue ${secret('sesame-tenants/')}`,
-        `secretsmanager:GetSecretValue ${secret('sesame/')}`,
-        `secretsmanager:PutSecretValue ${secret('sesame/')}`,
-        `secretsmanager:TagResource ${secret('sesame/')}`,
-        expect.stringMatching(/^sns:Publish \$\{AlertsTopic[0-9A-F]+\}$/),
-        expect.stringMatching(/^sqs:GetQueueAttributes \$\{CertificateIntakeDeadLetters[0-9A-F]+\.Arn\}$/),
-        expect.stringMatching(/^sqs:GetQueueUrl /),
-        expect.stringMatching(/^sqs:SendMessage \$\{CertificateIntakeDeadLetters[0-9A-F]+\.Arn\}$/),
-      ],
-    );
-    expect(grantsOf(template, 'CertificateIntakeFunction').join('\n')).not.toMatch(/CreateSecret|DeleteSecret|s3:\*/);
+    const key = /\$\{SecretsKey[0-9A-F]+\.Arn\}/.source;
+    const via = (service: string) => ` if \\{"StringEquals":\\{"kms:ViaService":"${service}\\.eu-west-3\\.amazonaws\\.com"\\}\\}`;
+    expect(grantsOf(template, 'CertificateIntakeFunction', ['kms', 's3', 'secretsmanager', 'sns', 'sqs'])).toEqual([
+      // The bucket's SSE-KMS (read the upload, write copies and reports), Secrets Manager, and the alerts topic: each through its service only.
+      expect.stringMatching(new RegExp(`^kms:Decrypt ${key}${via('s3')}$`)),
+      expect.stringMatching(new RegExp(`^kms:Decrypt ${key}${via('secretsmanager')}$`)),
+      expect.stringMatching(new RegExp(`^kms:Decrypt ${key}${via('sns')}$`)),
+      expect.stringMatching(new RegExp(`^kms:GenerateDataKey ${key}${via('s3')}$`)),
+      expect.stringMatching(new RegExp(`^kms:GenerateDataKey ${key}${via('secretsmanager')}$`)),
+      expect.stringMatching(new RegExp(`^kms:GenerateDataKey ${key}${via('sns')}$`)),
+      // Exact versions only: no plain GetObject nor DeleteObject (which would leave a readable prior version).
+      expect.stringMatching(new RegExp(`^s3:DeleteObjectVersion ${bucket}/incoming/\\*$`)),
+      expect.stringMatching(new RegExp(`^s3:GetObjectVersion ${bucket}/incoming/\\*$`)),
+      expect.stringMatching(new RegExp(`^s3:ListBucketVersions ${bucket} if \\{"StringLike":\\{"s3:prefix":\\["incoming/\\*"\\]\\}\\}$`)),
+      expect.stringMatching(new RegExp(`^s3:PutObject ${bucket}/accepted/\\*$`)),
+      expect.stringMatching(new RegExp(`^s3:PutObject ${bucket}/rejected/\\*$`)),
+      expect.stringMatching(new RegExp(`^s3:PutObject ${bucket}/reports/\\*$`)),
+      `secretsmanager:DescribeSecret ${secret('sesame/')}`,
+      `secretsmanager:GetSecretValue ${secret('sesame-tenants/')}`,
+      `secretsmanager:GetSecretValue ${secret('sesame/')}`,
+      `secretsmanager:PutSecretValue ${secret('sesame/')}`,
+      `secretsmanager:TagResource ${secret('sesame/')}`,
+      expect.stringMatching(/^sns:Publish \$\{AlertsTopic[0-9A-F]+\}$/),
+      expect.stringMatching(/^sqs:SendMessage \$\{CertificateIntakeDeadLetters[0-9A-F]+\.Arn\}$/),
+    ]);
+    expect(grantsOf(template, 'CertificateIntakeFunction').join('\n')).not.toMatch(/CreateSecret|DeleteSecret|s3:\*|s3:GetObject |s3:DeleteObject |s3:HeadObject|s3:ListBucket /);
+  });
+
+  it('gives DescribeSecret to the certificate function only', () => {
+    for (const fn of ['TokenApiToken', 'TokenApiAuthorizer', 'ExpiryWatchFunction']) {
+      expect(grantsOf(template, fn, ['secretsmanager']).filter((g) => g.startsWith('secretsmanager:DescribeSecret'))).toEqual([]);
+    }
   });
 
   it('names its bucket and topic in the function environment', () => {

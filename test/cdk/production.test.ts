@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../../lib/config.ts';
+import { SECRET_PRINCIPALS_OUTPUT, secretPolicyStatement } from '../../functions/core/secret-policy.ts';
 import { nagFindings } from './nag.ts';
 import { render, synth } from './template.ts';
 
@@ -20,9 +21,39 @@ describe('sesame.config.json', () => {
       [{ ...base, tenants: [{ id: 'cfa', name: 'x', credentials: [{ id: 'fla', environment: 'sandbox' }] }] }, 'tenants.0.credentials.0.environment'],
       [{ ...base, tenants: [base.tenants[0], base.tenants[0]] }, 'tenants.1.id'],
       [{ ...base, surprise: true }, 'surprise'],
+      [{ ...base, expiryThresholds: [] }, 'expiryThresholds'],
+      [{ ...base, expiryThresholds: [30, 1.5] }, 'expiryThresholds.1'],
+      [{ ...base, expiryThresholds: [-1] }, 'expiryThresholds.0'],
+      [{ ...base, expiryThresholds: [3651] }, 'expiryThresholds.0'],
+      [{ ...base, expiryThresholds: [30, 7, 30] }, 'expiryThresholds.2'],
+      [{ ...base, testPolicyOids: ['1.2.3', 'test'] }, 'testPolicyOids.1'],
     ] as const) {
       expect(() => parseConfig(input), field).toThrowError(expect.objectContaining({ details: { field } }));
     }
+  });
+
+  it('leaves expiry thresholds to the functions and lists no test policy unless told', () => {
+    const base = { adminRoleArn: 'arn:aws:iam::111122223333:role/Admin' };
+    expect(parseConfig(base)).not.toHaveProperty('expiryThresholds');
+    expect(parseConfig(base).testPolicyOids).toEqual([]);
+    expect(parseConfig({ ...base, expiryThresholds: [0, 3650], testPolicyOids: ['1.2.250.1'] })).toMatchObject({ expiryThresholds: [0, 3650], testPolicyOids: ['1.2.250.1'] });
+  });
+
+  it('passes expiry thresholds and test policy OIDs to the functions that use them, and only when set', () => {
+    const envOf = (t: typeof template, prefix: string) => {
+      const fns = t.findResources('AWS::Lambda::Function');
+      return fns[Object.keys(fns).find((k) => k.startsWith(prefix)) as string]!.Properties.Environment.Variables as Record<string, unknown>;
+    };
+    const set = synth({ config: { ...config, expiryThresholds: [30, 7, 0], testPolicyOids: ['1.2.250.1.1', '1.2.250.1.2'] } }).template;
+    expect(envOf(set, 'ExpiryWatchFunction').SESAME_EXPIRY_THRESHOLDS).toBe('30,7,0');
+    expect(envOf(set, 'CertificateIntakeFunction').SESAME_TEST_POLICY_OIDS).toBe('1.2.250.1.1,1.2.250.1.2');
+    // Independent of what the example config sets: none of them, and no config at all.
+    for (const t of [synth({ config: { ...config, testPolicyOids: [], expiryThresholds: undefined } }).template, synth().template]) {
+      expect(envOf(t, 'ExpiryWatchFunction')).not.toHaveProperty('SESAME_EXPIRY_THRESHOLDS');
+      expect(envOf(t, 'CertificateIntakeFunction')).not.toHaveProperty('SESAME_TEST_POLICY_OIDS');
+    }
+    for (const fn of ['TokenApiToken', 'TokenApiAuthorizer', 'CertificateIntakeFunction']) expect(envOf(set, fn)).not.toHaveProperty('SESAME_EXPIRY_THRESHOLDS');
+    for (const fn of ['TokenApiToken', 'TokenApiAuthorizer', 'ExpiryWatchFunction']) expect(envOf(set, fn)).not.toHaveProperty('SESAME_TEST_POLICY_OIDS');
   });
 });
 
@@ -63,21 +94,32 @@ describe('the production stack', () => {
     expect(json).not.toMatch(/PRIVATE KEY|client_secret|cfa_key|api_key_secret|account_password/);
   });
 
-  it('denies the secrets to everyone but the broker functions, the admin role and CDK’s deployment role', () => {
+  const functionRoles = [
+    expect.stringMatching(/^\$\{TokenApiTokenRole[0-9A-F]+\.Arn\}$/),
+    expect.stringMatching(/^\$\{TokenApiAuthorizerRole[0-9A-F]+\.Arn\}$/),
+    expect.stringMatching(/^\$\{CertificateIntakeFunctionRole[0-9A-F]+\.Arn\}$/),
+    expect.stringMatching(/^\$\{ExpiryWatchFunctionRole[0-9A-F]+\.Arn\}$/),
+  ];
+  const cfnExecRole = 'arn:${AWS::Partition}:iam::111122223333:role/cdk-*-cfn-exec-role-*';
+
+  it('denies the secrets to everyone but the four functions, the admin role and CDK’s deployment role, with the CLI’s statement', () => {
     const policies = Object.values(template.findResources('AWS::SecretsManager::ResourcePolicy'));
     expect(policies).toHaveLength(8);
     for (const p of policies) {
-      const [statement] = render(p.Properties.ResourcePolicy.Statement) as { Effect: string; Principal: unknown; Action: string; Condition: { ArnNotLike: { 'aws:PrincipalArn': string[] } } }[];
-      expect(statement).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Action: 'secretsmanager:*' });
-      const allowed = statement?.Condition.ArnNotLike['aws:PrincipalArn'] ?? [];
-      expect(allowed).toEqual([
-        expect.stringMatching(/^\$\{TokenApiTokenRole[0-9A-F]+\.Arn\}$/),
-        expect.stringMatching(/^\$\{CertificateIntakeFunctionRole[0-9A-F]+\.Arn\}$/),
-        expect.stringMatching(/^\$\{ExpiryWatchFunctionRole[0-9A-F]+\.Arn\}$/),
-        'arn:aws:iam::111122223333:role/SesameAdmin',
-        'arn:${AWS::Partition}:iam::111122223333:role/cdk-*-cfn-exec-role-*',
-      ]);
+      expect(render(p.Properties.ResourcePolicy.Statement)).toEqual([secretPolicyStatement([...functionRoles, 'arn:aws:iam::111122223333:role/SesameAdmin', cfnExecRole])]);
     }
+  });
+
+  it('outputs the allowed principals for sesame --aws, with and without a config', () => {
+    const outputs = template.findOutputs(SECRET_PRINCIPALS_OUTPUT);
+    expect(Object.keys(outputs)).toEqual([SECRET_PRINCIPALS_OUTPUT]);
+    const value = render(outputs[SECRET_PRINCIPALS_OUTPUT]!.Value) as string;
+    expect(value.split(',')).toEqual([...functionRoles, 'arn:aws:iam::111122223333:role/SesameAdmin', cfnExecRole]);
+    expect(outputs[SECRET_PRINCIPALS_OUTPUT]!.Description).toMatch(/sesame --aws/);
+    // Without a config there is no admin role, but the CLI still needs the functions' roles.
+    const bare = render(synth().template.findOutputs(SECRET_PRINCIPALS_OUTPUT)[SECRET_PRINCIPALS_OUTPUT]!.Value) as string;
+    expect(bare.split(',')).toEqual([...functionRoles, cfnExecRole]);
+    expect(Object.keys(template.findOutputs('*')).sort()).toEqual(['AlertsTopicArn', 'IntakeBucket', 'KmsKeyArn', SECRET_PRINCIPALS_OUTPUT, expect.stringMatching(/^TokenApiUrl/)]);
   });
 
   it('encrypts secrets, bucket and both topics with one customer-managed key that rotates', () => {

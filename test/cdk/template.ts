@@ -48,13 +48,31 @@ export function statementsOf(template: Template, prefix: string): Statement[] {
     .flatMap((p) => render(p.Properties.PolicyDocument.Statement) as Statement[]);
 }
 
+/** Every IAM statement attached to the role whose logical id starts with `prefix`. */
+export function roleStatementsOf(template: Template, prefix: string): Statement[] {
+  const roleRef = Object.keys(template.findResources('AWS::IAM::Role')).find((id) => id.startsWith(prefix));
+  if (!roleRef) throw new Error(`no role ${prefix}`);
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleRef))
+    .flatMap((p) => render(p.Properties.PolicyDocument.Statement) as Statement[]);
+}
+
 /**
  * Every (action, resource, condition) a role is granted, one line each, sorted: exact
  * about what is allowed, whatever way IAM statements were merged.
  */
 export function grantsOf(template: Template, prefix: string, services?: string[]): string[] {
+  return linesOf(statementsOf(template, prefix), services);
+}
+
+/** grantsOf for a role that belongs to no Sesame function (e.g. the scheduler's). */
+export function roleGrantsOf(template: Template, rolePrefix: string, services?: string[]): string[] {
+  return linesOf(roleStatementsOf(template, rolePrefix), services);
+}
+
+function linesOf(statements: Statement[], services?: string[]): string[] {
   const out: string[] = [];
-  for (const st of statementsOf(template, prefix)) {
+  for (const st of statements) {
     for (const action of [st.Action].flat()) {
       if (services && !services.some((s) => action.startsWith(`${s}:`))) continue;
       for (const resource of [st.Resource].flat()) out.push(`${action} ${resource}${st.Condition ? ` if ${JSON.stringify(st.Condition)}` : ''}`);

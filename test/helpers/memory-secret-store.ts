@@ -3,7 +3,7 @@ import type { SecretListing, SecretStore, SecretVersion, Tags } from '../../func
 /** An in-memory SecretStore that counts its calls, for tests about store traffic. Test-only. */
 export class MemorySecretStore implements SecretStore {
   readonly secrets = new Map<string, { versions: SecretVersion[]; tags: Tags }>();
-  readonly calls = { get: 0, getPrevious: 0, put: 0, tag: 0, list: 0 };
+  readonly calls = { get: 0, getPrevious: 0, put: 0, tag: 0, tags: 0, list: 0 };
   private seq = 0;
 
   async get(name: string) {
@@ -28,6 +28,11 @@ export class MemorySecretStore implements SecretStore {
     const s = this.secrets.get(name);
     if (!s) throw new Error(`no secret ${name}`);
     s.tags = { ...s.tags, ...tags };
+  }
+  async tags(name: string) {
+    this.calls.tags += 1;
+    const s = this.secrets.get(name);
+    return s ? { ...s.tags } : undefined;
   }
   async list(o: { prefix: string; nextToken?: string; pageSize?: number }): Promise<SecretListing> {
     this.calls.list += 1;
