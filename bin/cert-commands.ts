@@ -11,7 +11,7 @@ import { toPem } from '../functions/core/bytes.ts';
 import { parseCredentialId } from '../functions/core/ids.ts';
 import { KINDS, platformOf } from '../functions/core/platforms/index.ts';
 import { readPkcs12 } from '../functions/local/pkcs12.ts';
-import { readConfig } from '../functions/core/config.ts';
+import { readConfig, trustAnchorsFrom } from '../functions/core/config.ts';
 import { SesameError } from '../functions/core/errors.ts';
 import type { IntakeResult } from '../functions/core/intake.ts';
 import { out } from './output.ts';
@@ -98,13 +98,21 @@ export function addCertCommands(program: Command, system: (cmd: Command) => Prom
     .command('check <file>')
     .description('check a certificate file (PEM, DER, PKCS#7) against a profile; exit 0 valid, 1 refused, 2 usage error')
     .addOption(new Option('--profile <profile>', 'the platform rules').choices([...PROFILE_NAMES]).makeOptionMandatory())
-    .option('--at <date>', 'validation date (ISO 8601), default now')
+    .option('--at <date>', 'validation time (ISO 8601), default now')
+    .option('--anchors <file>', 'trusted CA certificates (PEM bundle) the chain must end at; default $SESAME_CHORUS_TRUST_ANCHORS')
+    .option('--policy <oid>', 'a certificate policy the path must keep (repeatable); default $SESAME_CHORUS_POLICY_OIDS for the chorus profiles, none for chain', (v: string, prev: string[] = []) => [...prev, v])
     .addOption(new Option('--env <environment>', 'the credential environment (sandbox accepts test certificates)').choices(['production', 'acceptance', 'sandbox']))
-    .action(async (file: string, o: { profile: string; at?: string; env?: string }, cmd: Command) => {
+    .action(async (file: string, o: { profile: string; at?: string; env?: string; anchors?: string; policy?: string[] }, cmd: Command) => {
       const at = parseAt(o.at) ?? new Date();
       const profile = certificateProfile(o.profile);
+      const config = readConfig();
+      const trustAnchors = o.anchors ? trustAnchorsFrom(o.anchors, '--anchors') : config.trustAnchors;
       const { size, bytes } = await readCertificateFile(file);
-      const report = bytes ? validateCertificate(bytes, profile, { at, ...(o.env ? { environment: o.env } : {}) }) : oversizedReport(size, profile, at);
+      const bad = o.policy?.find((p) => !/^\d+(\.\d+)+$/.test(p));
+      if (bad) throw new UsageError(`--policy must be a dotted OID, got "${bad}"`);
+      const policyAllowList = o.policy ?? (profile.name === 'chain' ? [] : config.policyAllowList);
+      const options = { at, ...(o.env ? { environment: o.env } : {}), ...(trustAnchors ? { trustAnchors } : {}), policyAllowList, testPolicyOids: config.testPolicyOids };
+      const report = bytes ? validateCertificate(bytes, profile, options) : oversizedReport(size, profile, at);
       out(json(cmd) ? JSON.stringify(report) : formatReport(report, file));
       if (!report.valid) process.exitCode = 1;
     });
@@ -193,6 +201,7 @@ export function addImportP12(credential: Command, system: (cmd: Command) => Prom
         ...(keepsKey ? { privateKeyPem } : {}),
         policyAllowList: config.policyAllowList,
         testPolicyOids: config.testPolicyOids,
+        ...(config.trustAnchors ? { trustAnchors: config.trustAnchors } : {}),
       });
       if (!report.valid) {
         out(cmd.optsWithGlobals().json ? JSON.stringify(report) : formatReport(report, file));

@@ -11,6 +11,8 @@ import type { Alerts } from './alerts.ts';
 import { sesameFunction } from './function.ts';
 import { SECRET_PREFIXES, type SecretsVault } from './secrets-vault.ts';
 
+const TRUST_ANCHORS_FILE = 'chorus-trust-anchors.pem';
+
 /**
  * Certificate intake: operators upload to `incoming/{tenant}/{credential}/`, the function
  * checks each file and moves it to `accepted/` or `rejected/`, with a report in `reports/`.
@@ -20,7 +22,7 @@ export class CertificateIntake extends Construct {
   readonly function: NodejsFunction;
   readonly deadLetterQueue: sqs.Queue;
 
-  constructor(scope: Construct, id: string, props: { vault: SecretsVault; alerts: Alerts; chorusPolicyOids?: string[]; testPolicyOids?: string[] }) {
+  constructor(scope: Construct, id: string, props: { vault: SecretsVault; alerts: Alerts; chorusPolicyOids?: string[]; testPolicyOids?: string[]; /** A PEM bundle of Chorus Pro's trusted (RGS*) CAs, already checked. */ chorusTrustAnchorsFile?: string }) {
     super(scope, id);
     const accessLogs = new s3.Bucket(this, 'AccessLogs', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -63,7 +65,10 @@ export class CertificateIntake extends Construct {
         SESAME_ALERTS_TOPIC_ARN: props.alerts.topic.topicArn,
         ...(props.chorusPolicyOids?.length ? { SESAME_CHORUS_POLICY_OIDS: props.chorusPolicyOids.join(',') } : {}),
         ...(props.testPolicyOids?.length ? { SESAME_TEST_POLICY_OIDS: props.testPolicyOids.join(',') } : {}),
+        // Lambda's task root: the bundle travels with the code, as environment variables cannot hold it.
+        ...(props.chorusTrustAnchorsFile ? { SESAME_CHORUS_TRUST_ANCHORS: `/var/task/${TRUST_ANCHORS_FILE}` } : {}),
       },
+      ...(props.chorusTrustAnchorsFile ? { files: [{ source: props.chorusTrustAnchorsFile, name: TRUST_ANCHORS_FILE }] } : {}),
     });
     const fn = this.function;
     const objects = (prefix: string) => this.bucket.arnForObjects(`${prefix}*`);

@@ -34,6 +34,8 @@ export const configSchema = z.strictObject({
   chorusPolicyOids: z.array(oid).default([]),
   /** Policy OIDs that mark test certificates, refused for production credentials. */
   testPolicyOids: z.array(oid).default([]),
+  /** A PEM bundle of the RGS* CAs Chorus Pro chains must lead to (path from where cdk runs). */
+  chorusTrustAnchors: z.string().min(1).optional(),
   /** Days before an end date when the expiry watch alerts; without it, the functions' defaults. */
   expiryThresholds: z
     .array(days)

@@ -18,9 +18,16 @@ export function sesameFunction(
   scope: Construct,
   id: string,
   entry: string,
-  props: Partial<NodejsFunctionProps> & { serviceName: string; /** For asynchronous triggers: two retries, then the event is kept here. */ deadLetterQueue?: sqs.IQueue },
+  props: Partial<NodejsFunctionProps> & {
+    serviceName: string;
+    /** For asynchronous triggers: two retries, then the event is kept here. */
+    deadLetterQueue?: sqs.IQueue;
+    /** Files shipped beside the bundle (in /var/task): data too large for environment variables, which hold 4 KB in all. */
+    files?: { source: string; name: string }[];
+  },
 ): NodejsFunction {
-  const { serviceName, deadLetterQueue, ...rest } = props;
+  const { serviceName, deadLetterQueue, files = [], ...rest } = props;
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: logs.RetentionDays.THREE_MONTHS });
   const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Sesame ${serviceName}` });
   // Its own log group only: the group exists already, so no logs:CreateLogGroup.
@@ -47,6 +54,9 @@ export function sesameFunction(
       // Some dependencies still call require(): give the ESM bundle one.
       banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       externalModules: ['@aws-sdk/*'],
+      ...(files.length > 0
+        ? { commandHooks: { beforeBundling: () => [], beforeInstall: () => [], afterBundling: (_in: string, out: string) => files.map((f) => `cp ${quote(f.source)} ${quote(join(out, f.name))}`) } }
+        : {}),
     },
     ...rest,
     environment: {

@@ -1,5 +1,7 @@
 import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { resolve } from 'node:path';
+import { trustAnchorsFrom } from '../functions/core/config.ts';
 import { SECRET_PRINCIPALS_OUTPUT } from '../functions/core/secret-policy.ts';
 import { SecretsVault } from './secrets-vault.ts';
 import { TokenApi } from './token-api.ts';
@@ -38,12 +40,15 @@ export class SesameStack extends Stack {
       tenants: (config?.tenants ?? []).map((t) => ({ id: t.id, alertEmails: t.alertEmails })),
     };
     const { chorusPolicyOids, testPolicyOids, expiryThresholds: thresholds } = config ?? {};
+    // Read and checked now: a bad bundle stops the synth, naming the field, rather than every upload later.
+    const chorusTrustAnchorsFile = config?.chorusTrustAnchors ? resolve(config.chorusTrustAnchors) : undefined;
+    if (chorusTrustAnchorsFile) trustAnchorsFrom(chorusTrustAnchorsFile, 'sesame.config.json: field "chorusTrustAnchors"');
     const operationsEmail = config?.operationsEmail ?? config?.operatorEmail;
     const { throttle, domain } = config ?? {};
     this.vault = new SecretsVault(this, 'Secrets');
     this.tokenApi = new TokenApi(this, 'TokenApi', { vault: this.vault, ...(throttle ? { throttle } : {}), ...(domain ? { domain } : {}) });
     this.alerts = new Alerts(this, 'Alerts', { vault: this.vault });
-    this.intake = new CertificateIntake(this, 'CertificateIntake', { vault: this.vault, alerts: this.alerts, ...(chorusPolicyOids ? { chorusPolicyOids } : {}), ...(testPolicyOids ? { testPolicyOids } : {}) });
+    this.intake = new CertificateIntake(this, 'CertificateIntake', { vault: this.vault, alerts: this.alerts, ...(chorusPolicyOids ? { chorusPolicyOids } : {}), ...(testPolicyOids ? { testPolicyOids } : {}), ...(chorusTrustAnchorsFile ? { chorusTrustAnchorsFile } : {}) });
     this.expiry = new ExpiryWatch(this, 'ExpiryWatch', { vault: this.vault, alerts: this.alerts, recipients, ...(thresholds ? { thresholds } : {}) });
 
     const functions: lambda.IFunction[] = [this.tokenApi.tokenFunction, this.tokenApi.authorizerFunction, this.intake.function, this.expiry.function];

@@ -72,6 +72,37 @@ describe('sesame cert check', () => {
   });
 });
 
+describe('sesame cert check --profile chain', () => {
+  it('validates the path alone against the anchors given, at the time given', async () => {
+    const c = await chorusChain();
+    const chain = join(dir, 'chain-only.pem');
+    await writeFile(chain, [c.leaf, c.inter].map((x) => x.pem).join(''));
+    const anchors = join(dir, 'anchors.pem');
+    await writeFile(anchors, c.root.pem);
+    const ok = await sesame(['cert', 'check', chain, '--profile', 'chain', '--anchors', anchors, '--at', '2026-11-21T12:00:00Z', '--json']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ valid: true, profile: 'chain', validated_at: '2026-11-21T12:00:00.000Z', errors: [], warnings: [] });
+    const other = await chorusChain({}, { root: 'CN=Other Root, C=FR', inter: 'CN=Other CA, C=FR' });
+    const foreign = join(dir, 'foreign.pem');
+    await writeFile(foreign, [other.leaf, other.inter, other.root].map((x) => x.pem).join(''));
+    const refused = await sesame(['cert', 'check', foreign, '--profile', 'chain', '--anchors', anchors, '--at', '2026-11-21T12:00:00Z', '--json']);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout).errors).toEqual([expect.objectContaining({ code: 'untrusted_root', certificate: { position: 3, subject: 'CN=Other Root, C=FR' } })]);
+  });
+
+  it('says the root was not checked when no anchors are given, and refuses an anchor file that holds no CA', async () => {
+    const r = await sesame(['cert', 'check', good, '--profile', 'chain', '--at', '2026-11-21', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).warnings.map((w: { code: string }) => w.code)).toEqual(['root_not_checked']);
+    const c = await chorusChain();
+    const leafOnly = join(dir, 'leaf-anchor.pem');
+    await writeFile(leafOnly, c.leaf.pem);
+    const bad = await sesame(['cert', 'check', good, '--profile', 'chain', '--anchors', leafOnly]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^sesame: --anchors \(.*\) holds "CN=edi.cfa-paris.example, O=CFA Paris, C=FR", which is not a CA certificate\n$/);
+  });
+});
+
 describe('sesame cert upload (local)', () => {
   it('stores an accepted certificate in the credential and prints the verdict', async () => {
     await sesame(['tenant', 'add', 'cfa-paris']);
@@ -213,7 +244,7 @@ describe('sesame credential import-p12', () => {
     const legacy = await p12(old, 'foo', 'legacy', true);
     const r = await importP12(['cfa-p12', 'fla-legacy', legacy, '--quality', 'employer', '--json'], 'foo');
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout).errors.map((e: { code: string }) => e.code)).toEqual(['digest', 'key_usage', 'expired']);
+    expect(JSON.parse(r.stdout).errors.map((e: { code: string }) => e.code)).toEqual(['expired', 'digest', 'key_usage']);
     expect((await sesame(['credential', 'list', 'cfa-p12'])).stdout).not.toContain('fla-legacy');
   });
 

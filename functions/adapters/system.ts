@@ -8,6 +8,7 @@ import { Credentials } from '../core/credentials.ts';
 import { systemClock, type Clock, type HttpClient, type Log, type Notifier, type ObjectStore, type SecretStore } from '../core/ports.ts';
 import { Tenants } from '../core/tenants.ts';
 import { processUpload, type IntakeResult } from '../core/intake.ts';
+import type { TrustAnchors } from '../core/certificates/profile.ts';
 import { runExpiryCheck, type ExpirySummary } from '../core/expiry.ts';
 import { LocalObjectStore } from './local-object-store.ts';
 import { OutboxNotifier } from './outbox-notifier.ts';
@@ -50,6 +51,7 @@ export interface SystemDeps {
   notifier?: Notifier;
   policyAllowList?: readonly string[];
   testPolicyOids?: readonly string[];
+  trustAnchors?: TrustAnchors;
   thresholds?: readonly number[];
 }
 
@@ -72,7 +74,7 @@ export function buildSystem(deps: SystemDeps): System {
   const intake =
     objects && notifier
       ? (key: string, version?: string) =>
-          processUpload({ objects, notifier, credentials, clock, log: deps.log, policyAllowList: deps.policyAllowList ?? [], testPolicyOids: deps.testPolicyOids ?? [] }, key, version)
+          processUpload({ objects, notifier, credentials, clock, log: deps.log, policyAllowList: deps.policyAllowList ?? [], testPolicyOids: deps.testPolicyOids ?? [], ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}) }, key, version)
       : undefined;
   const expiryCheck = notifier ? () => runExpiryCheck({ store: deps.store, credentials, tenants, notifier, clock, log: deps.log, ...(deps.thresholds ? { thresholds: deps.thresholds } : {}) }) : undefined;
   return {
@@ -104,6 +106,7 @@ export async function localSystem(config: Config, log: Log, overrides: Partial<S
     notifier: new OutboxNotifier(config.home, clock, log),
     policyAllowList: config.policyAllowList,
     testPolicyOids: config.testPolicyOids,
+    ...(config.trustAnchors ? { trustAnchors: config.trustAnchors } : {}),
     thresholds: config.thresholds,
     ...overrides,
   });
@@ -128,6 +131,7 @@ export function awsSystem(config: Config, log: Log, options: AwsSystemOptions = 
     ...(config.alertsTopicArn ? { notifier: new SnsNotifier(config.alertsTopicArn) } : {}),
     policyAllowList: config.policyAllowList,
     testPolicyOids: config.testPolicyOids,
+    ...(config.trustAnchors ? { trustAnchors: config.trustAnchors } : {}),
     thresholds: config.thresholds,
   });
   return config.bucket ? { ...system, bucket: config.bucket } : system;

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { SesameError } from './errors.ts';
 import { DEFAULT_BROKER_OPTIONS, type BrokerOptions } from './broker.ts';
 import { DEFAULT_RETRY } from './oauth.ts';
+import type { TrustAnchors } from './certificates/profile.ts';
+import { loadTrustAnchors } from './certificates/validator.ts';
 
 /**
  * Configuration, read once from the environment. A malformed value stops the
@@ -16,6 +18,8 @@ export interface Config {
   policyAllowList: string[];
   /** Policy OIDs marking test certificates (SESAME_TEST_POLICY_OIDS). */
   testPolicyOids: string[];
+  /** Chorus Pro's trusted (RGS*) CAs, from the PEM bundle at SESAME_CHORUS_TRUST_ANCHORS; none: a warning in each report. */
+  trustAnchors: TrustAnchors | undefined;
   /** Days before an end date when an alert goes out (SESAME_EXPIRY_THRESHOLDS). */
   thresholds: number[];
   /** AWS only: the intake bucket and the alerts topic. */
@@ -25,6 +29,18 @@ export interface Config {
   stackName: string;
   /** `sesame --aws`: principals allowed by the resource policy of the secrets it creates (SESAME_SECRET_PRINCIPALS). */
   secretPrincipals: string[] | undefined;
+}
+
+/** The trust anchor bundle named by SESAME_CHORUS_TRUST_ANCHORS, read and checked once at start. */
+export function trustAnchorsFrom(path: string | undefined, variable = 'SESAME_CHORUS_TRUST_ANCHORS'): TrustAnchors | undefined {
+  if (path === undefined || path === '') return undefined;
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (err) {
+    throw new SesameError('invalid_request', `${variable}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  return loadTrustAnchors(bytes, `${variable} (${path})`);
 }
 
 function principals(env: NodeJS.ProcessEnv): string[] | undefined {
@@ -87,6 +103,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     version: env.SESAME_VERSION || packageVersion(),
     policyAllowList: oids(env, 'SESAME_CHORUS_POLICY_OIDS'),
     testPolicyOids: oids(env, 'SESAME_TEST_POLICY_OIDS'),
+    trustAnchors: trustAnchorsFrom(env.SESAME_CHORUS_TRUST_ANCHORS),
     thresholds: thresholds(env),
     bucket: env.SESAME_BUCKET || undefined,
     alertsTopicArn: env.SESAME_ALERTS_TOPIC_ARN || undefined,

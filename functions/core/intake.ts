@@ -1,5 +1,6 @@
 import { toPem } from './bytes.ts';
 import { certificateProfile } from './certificates/profiles.ts';
+import type { TrustAnchors } from './certificates/profile.ts';
 import { MAX_CERTIFICATE_BYTES, oversizedReport, validateCertificateChain, type CertificateReport } from './certificates/validator.ts';
 import type { Credentials } from './credentials.ts';
 import { isSesameError } from './errors.ts';
@@ -22,6 +23,8 @@ export interface IntakeDeps {
   /** Chorus Pro RGS* policy OIDs; empty: unchecked, with a warning. */
   policyAllowList?: readonly string[];
   testPolicyOids?: readonly string[];
+  /** Trusted CAs for the profiles that check their chain against anchors (Chorus Pro's RGS* CAs). */
+  trustAnchors?: TrustAnchors;
 }
 
 export type IntakeOutcome = 'accepted' | 'unchanged' | 'rejected' | 'deleted' | 'gone';
@@ -119,6 +122,7 @@ export async function processUpload(deps: IntakeDeps, key: string, version?: str
     ...(typeof fields?.private_key === 'string' ? { privateKeyPem: fields.private_key } : {}),
     ...(deps.policyAllowList ? { policyAllowList: deps.policyAllowList } : {}),
     ...(deps.testPolicyOids ? { testPolicyOids: deps.testPolicyOids } : {}),
+    ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}),
   };
   let report: CertificateReport;
   let chain: Uint8Array[] = [];

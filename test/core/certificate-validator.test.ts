@@ -128,7 +128,7 @@ describe('the chorus profiles', () => {
   it('accepts a complete chain, saying that the policy was not checked', () => {
     const r = run(p7b([good.leaf, good.inter, good.root]), 'chorus-client');
     expect(codes(r)).toEqual([]);
-    expect(warningCodes(r)).toEqual(['policy_not_checked']);
+    expect(warningCodes(r)).toEqual(['policy_not_checked', 'root_not_checked']);
     expect(r.certificates.map((c) => c.subject)).toEqual([good.leaf.name, good.inter.name, good.root.name]);
   });
 
@@ -185,19 +185,28 @@ describe('the chorus profiles', () => {
     expect(codes(run(bytes, 'chorus-client', { environment: 'production' }))).toEqual(['policy']);
     const sandbox = run(bytes, 'chorus-client', { environment: 'sandbox' });
     expect(codes(sandbox)).toEqual([]);
-    expect(warningCodes(sandbox)).toEqual(['policy_not_checked', 'test_certificate']);
+    expect(warningCodes(sandbox)).toEqual(['policy_not_checked', 'root_not_checked', 'test_certificate']);
     const byOid = await chorusChain({ policies: ['1.2.3.4.5.9'] });
     expect(codes(run(p7b([byOid.leaf, byOid.inter, byOid.root]), 'chorus-client', { testPolicyOids: ['1.2.3.4.5.9'] }))).toEqual(['policy']);
   });
 
-  it('checks the policy against the allow-list when one is configured', async () => {
+  it('checks the policy against the allow-list along the whole path when one is configured', async () => {
     const rgs = '1.2.250.1.137.2.2.1.2';
-    const c = await chorusChain({ policies: [rgs] });
-    const bytes = p7b([c.leaf, c.inter, c.root]);
-    const ok = run(bytes, 'chorus-client', { policyAllowList: [rgs] });
-    expect(codes(ok)).toEqual([]);
-    expect(warningCodes(ok)).toEqual([]);
-    expect(codes(run(bytes, 'chorus-client', { policyAllowList: ['1.2.250.1.999'] }))).toEqual(['policy']);
+    const root = await issue({ subject: 'CN=RGS Root, C=FR', ca: true });
+    const chainUnder = async (interPolicies: string[] | undefined) => {
+      const inter = await issue({ subject: 'CN=RGS CA, C=FR', issuer: root, ca: true, ...(interPolicies ? { policies: interPolicies } : {}) });
+      const leaf = await issue({ subject: 'CN=edi.example, O=X, C=FR', issuer: inter, eku: [EKU.clientAuth], policies: [rgs] });
+      return p7b([leaf, inter, root]);
+    };
+    for (const covering of [[rgs], ['2.5.29.32.0']]) {
+      const ok = run(await chainUnder(covering), 'chorus-client', { policyAllowList: [rgs] });
+      expect(codes(ok), `intermediate policies ${covering}`).toEqual([]);
+      expect(warningCodes(ok)).toEqual(['root_not_checked']);
+    }
+    // The leaf names the policy, but its CA does not cover it: the policy is not valid on the path.
+    expect(codes(run(await chainUnder(['1.2.250.1.137.2.2.1.9']), 'chorus-client', { policyAllowList: [rgs] }))).toEqual(['policy']);
+    expect(codes(run(await chainUnder(undefined), 'chorus-client', { policyAllowList: [rgs] }))).toEqual(['policy']);
+    expect(codes(run(await chainUnder([rgs]), 'chorus-client', { policyAllowList: ['1.2.250.1.999'] }))).toEqual(['policy']);
   });
 
   it('refuses a chain whose intermediate has expired', async () => {
@@ -206,7 +215,8 @@ describe('the chorus profiles', () => {
     const leaf = await issue({ subject: 'CN=L, O=X, C=FR', issuer: inter, eku: [EKU.clientAuth] });
     const r = run(p7b([leaf, inter, root]), 'chorus-client');
     expect(codes(r)).toEqual(['expired']);
-    expect(r.errors[0]?.message.en).toBe('"CN=I, C=FR" expired on 2026-10-01.');
+    expect(r.errors[0]?.message.en).toBe('the intermediate certificate "CN=I, C=FR" (number 2 in the chain) expired on 2026-10-01: ask the certification authority for a current one.');
+    expect(r.errors[0]?.certificate).toEqual({ position: 2, subject: 'CN=I, C=FR' });
   });
 
   it('gives the same report from a cold parse and from the parse cache, and still catches a forgery', async () => {

@@ -35,6 +35,19 @@ export interface IssueOptions {
   notAfter?: Date;
   /** Sign with this key instead of the issuer's (a forged certificate). */
   signWith?: Issued;
+  /**
+   * Replaces the critical basicConstraints that `ca` implies (the keyUsage default still
+   * follows `ca`): null leaves the extension out, `{ ca: false }` says not a CA,
+   * `pathLength` sets pathLenConstraint.
+   */
+  basicConstraints?: { ca: boolean; pathLength?: number; critical?: boolean } | null;
+  /**
+   * Adds subjectKeyIdentifier (this key) and authorityKeyIdentifier (the named issuer's
+   * key, this one when self-signed; not `signWith`'s), which `openssl verify -x509_strict` requires.
+   */
+  keyIdentifiers?: boolean;
+  /** More extensions, appended after the others as given (name constraints, SAN, unknown OIDs…). */
+  extensions?: x509.Extension[];
 }
 
 export const EKU = { clientAuth: '1.3.6.1.5.5.7.3.2', serverAuth: '1.3.6.1.5.5.7.3.1' };
@@ -76,11 +89,22 @@ export async function issue(o: IssueOptions): Promise<Issued> {
   const own = await cryptoKeys(kp, shape, digest);
   const signing = signer ? await cryptoKeys({ privateKey: signer.privateKey, publicKey: signer.publicKey }, signerShape, digest) : own;
   const extensions: x509.Extension[] = [];
-  if (o.ca) extensions.push(new x509.BasicConstraintsExtension(true, undefined, true));
+  if (o.basicConstraints === undefined) {
+    if (o.ca) extensions.push(new x509.BasicConstraintsExtension(true, undefined, true));
+  } else if (o.basicConstraints !== null) {
+    const { ca, pathLength, critical = true } = o.basicConstraints;
+    extensions.push(new x509.BasicConstraintsExtension(ca, pathLength, critical));
+  }
   const ku = o.keyUsage === undefined ? (o.ca ? KU.keyCertSign | KU.cRLSign : KU.digitalSignature) : o.keyUsage;
   if (ku !== null) extensions.push(new x509.KeyUsagesExtension(ku, true));
   if (o.eku) extensions.push(new x509.ExtendedKeyUsageExtension(o.eku));
   if (o.policies?.length) extensions.push(new x509.CertificatePolicyExtension(o.policies));
+  if (o.keyIdentifiers) {
+    const spki = (k: KeyObject) => new Uint8Array(k.export({ type: 'spki', format: 'der' }));
+    extensions.push(await x509.SubjectKeyIdentifierExtension.create(spki(kp.publicKey)));
+    extensions.push(await x509.AuthorityKeyIdentifierExtension.create(spki(o.issuer?.publicKey ?? kp.publicKey)));
+  }
+  if (o.extensions) extensions.push(...o.extensions);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: (serial++).toString(16).padStart(4, '0'),
     subject: o.subject,

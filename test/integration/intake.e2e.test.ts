@@ -9,6 +9,8 @@ import { startUploadWatcher } from '../../functions/local/upload-watcher.ts';
 import { ManualClock } from '../helpers/clock.ts';
 import { chorusChain, EKU, issue, p7b } from '../helpers/pki.ts';
 import { tempSystem } from '../helpers/system.ts';
+import { MemoryLog } from '../helpers/memory-log.ts';
+import { loadTrustAnchors } from '../../functions/core/certificates/validator.ts';
 
 /** Local mode end to end: files dropped in $SESAME_HOME/uploads/, the same intake as the S3 function. */
 const clock = new ManualClock(Date.parse('2026-11-21T12:00:00Z'));
@@ -123,5 +125,30 @@ describe('certificate intake in local mode', () => {
     expect((await drop('cfa-paris', 'fla-employer', 'right.cer', mine.der)).outcome).toBe('accepted');
     const listed = (await system.credentials.list('cfa-paris')).find((x) => x.credential === 'fla-employer');
     expect(listed?.expires_at).toBe('2028-01-01T00:00:00.000Z');
+  });
+});
+
+describe('certificate intake with trust anchors configured', () => {
+  it('accepts a chain that leads to a configured anchor and refuses one that ends at another root, naming it', async () => {
+    const trusted = await chorusChain({ notAfter: new Date('2027-06-30T00:00:00Z') });
+    const anchors = loadTrustAnchors(new TextEncoder().encode(trusted.root.pem));
+    const base = await tempSystem({ clock, trustAnchors: anchors, objects: new LocalObjectStore(home), notifier: new OutboxNotifier(home, clock, new MemoryLog()) });
+    try {
+      await base.system.tenants.put({ id: 'cfa-lyon', name: 'CFA Lyon' });
+      await base.system.credentials.set({ tenant: 'cfa-lyon', credential: 'chorus-edi', fields: { usage: 'client' } });
+      const intake = base.system.intake as NonNullable<System['intake']>;
+      const objectsHere = new LocalObjectStore(home);
+      // The root may stay out of the file: the anchor completes the path.
+      await objectsHere.put('incoming/cfa-lyon/chorus-edi/trusted.p7b', p7b([trusted.leaf, trusted.inter]));
+      expect((await intake('incoming/cfa-lyon/chorus-edi/trusted.p7b')).outcome).toBe('accepted');
+      const other = await chorusChain({}, { root: 'CN=Self-made Root, C=FR', inter: 'CN=Self-made CA, C=FR' });
+      await objectsHere.put('incoming/cfa-lyon/chorus-edi/other.p7b', p7b([other.leaf, other.inter, other.root]));
+      const refused = await intake('incoming/cfa-lyon/chorus-edi/other.p7b');
+      expect(refused.outcome).toBe('rejected');
+      expect(refused.report?.errors.map((e) => [e.code, e.certificate?.subject])).toEqual([['untrusted_root', 'CN=Self-made Root, C=FR']]);
+      expect((await base.system.credentials.list('cfa-lyon'))[0]?.expires_at).toBe('2027-06-30T00:00:00.000Z');
+    } finally {
+      await base.cleanup();
+    }
   });
 });

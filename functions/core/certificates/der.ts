@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, constants, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, constants, verify as nodeVerify, X509Certificate, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { pemBlocks, unterminatedPemLabels } from '../bytes.ts';
@@ -10,6 +10,19 @@ import { pemBlocks, unterminatedPemLabels } from '../bytes.ts';
  */
 
 export type KeyInfo = { type: string; size?: number; curve?: string };
+
+/** A name as name constraints compare it (RFC 5280 §4.2.1.10). */
+export type GeneralName =
+  | { type: 'dns' | 'email' | 'uri'; value: string }
+  | { type: 'ip'; value: Uint8Array }
+  /** A distinguished name as its RDNs' DER, in order. */
+  | { type: 'dn'; value: string[] }
+  | { type: 'other'; value: number };
+
+export interface NameConstraints {
+  permitted: GeneralName[] | undefined;
+  excluded: GeneralName[];
+}
 
 export interface ParsedCertificate {
   der: Uint8Array;
@@ -31,6 +44,17 @@ export interface ParsedCertificate {
   /** OIDs of the subject's attribute types. */
   subjectAttributeTypes: string[];
   isCa: boolean;
+  /** basicConstraints as given; null when the extension is absent. */
+  basicConstraints: { ca: boolean; pathLen?: number } | null;
+  /** OIDs of the extensions marked critical. */
+  criticalExtensions: string[];
+  nameConstraints: NameConstraints | null;
+  /** subjectAltName entries, and the subject's emailAddress attributes as rfc822 names. */
+  altNames: GeneralName[];
+  /** The subject as its RDNs' DER, for directoryName constraints. */
+  subjectRdns: string[];
+  /** SHA-256 of the subjectPublicKeyInfo: a trust anchor is a name and a key. */
+  spkiSha256: string;
   selfIssued: boolean;
   /** Whether `issuer` issued this certificate: same name, and its key verifies the signature. */
   isIssuedBy(issuer: ParsedCertificate): boolean;
@@ -177,10 +201,35 @@ function rawSpki(asn1: asn1js.AsnType, cert: pkijs.Certificate): Uint8Array {
   return block ? new Uint8Array(block.valueBeforeDecodeView) : new Uint8Array(cert.subjectPublicKeyInfo.toSchema().toBER(false));
 }
 
+const rdnsOf = (name: pkijs.RelativeDistinguishedNames): string[] => {
+  const seq = name.valueBeforeDecode.byteLength > 0 ? asn1js.fromBER(name.valueBeforeDecode).result : name.toSchema();
+  return seq instanceof asn1js.Sequence ? seq.valueBlock.value.map((rdn) => hex(new Uint8Array(rdn.toBER(false)))) : [];
+};
+
+function generalName(g: pkijs.GeneralName): GeneralName {
+  switch (g.type) {
+    case 1:
+      return { type: 'email', value: String(g.value) };
+    case 2:
+      return { type: 'dns', value: String(g.value) };
+    case 4:
+      return { type: 'dn', value: rdnsOf(g.value as pkijs.RelativeDistinguishedNames) };
+    case 6:
+      return { type: 'uri', value: String(g.value) };
+    case 7:
+      return { type: 'ip', value: new Uint8Array((g.value as asn1js.OctetString).valueBlock.valueHexView) };
+    default:
+      return { type: 'other', value: g.type };
+  }
+}
+
+const EMAIL_ATTRIBUTE = '1.2.840.113549.1.9.1';
+
 function parseOne(der: Uint8Array, cert: pkijs.Certificate, asn1: asn1js.AsnType, hash: string): ParsedCertificate {
   if (Number.isNaN(cert.notBefore.value.getTime()) || Number.isNaN(cert.notAfter.value.getTime())) throw new Error('validity dates cannot be read');
-  // RFC 5280 §4.1.1.2: the signed and the outer signature algorithms must be the same.
-  if (cert.signature.algorithmId !== cert.signatureAlgorithm.algorithmId) throw new Error('inner and outer signature algorithms differ');
+  // RFC 5280 §4.1.1.2: the signed and the outer signature algorithms must be the same, parameters included.
+  const algorithmDer = (a: pkijs.AlgorithmIdentifier) => hex(new Uint8Array(a.toSchema().toBER(false)));
+  if (algorithmDer(cert.signature) !== algorithmDer(cert.signatureAlgorithm)) throw new Error('inner and outer signature algorithms differ');
   let loaded: { key: KeyObject | undefined } | undefined;
   const publicKey = () => {
     if (!loaded) {
@@ -197,6 +246,29 @@ function parseOne(der: Uint8Array, cert: pkijs.Certificate, asn1: asn1js.AsnType
   let extendedKeyUsage: string[] | null = null;
   let policies: string[] = [];
   let isCa = false;
+  let basicConstraints: ParsedCertificate['basicConstraints'] = null;
+  let nameConstraints: NameConstraints | null = null;
+  const altNames: GeneralName[] = [];
+  const criticalExtensions: string[] = [];
+  for (const ext of cert.extensions ?? []) {
+    if (ext.critical) criticalExtensions.push(ext.extnID);
+    if (ext.extnID === '2.5.29.19' && ext.parsedValue) {
+      const bc = ext.parsedValue as pkijs.BasicConstraints;
+      // Absent: no limit. An integer too large for a number (isHexOnly) limits nothing either.
+      const raw = bc.pathLenConstraint;
+      const pathLen = typeof raw === 'number' ? raw : raw instanceof asn1js.Integer ? Number.MAX_SAFE_INTEGER : undefined;
+      basicConstraints = { ca: Boolean(bc.cA), ...(pathLen !== undefined ? { pathLen } : {}) };
+    } else if (ext.extnID === '2.5.29.30' && ext.parsedValue) {
+      const nc = ext.parsedValue as pkijs.NameConstraints;
+      nameConstraints = { permitted: nc.permittedSubtrees?.map((t) => generalName(t.base)), excluded: (nc.excludedSubtrees ?? []).map((t) => generalName(t.base)) };
+    } else if (ext.extnID === '2.5.29.17' && ext.parsedValue) {
+      altNames.push(...(ext.parsedValue as pkijs.AltName).altNames.map(generalName));
+    }
+  }
+  for (const tv of cert.subject.typesAndValues) {
+    const v = (tv.value as { valueBlock?: { value?: unknown } }).valueBlock?.value;
+    if (tv.type === EMAIL_ATTRIBUTE && typeof v === 'string') altNames.push({ type: 'email', value: v });
+  }
   for (const ext of cert.extensions ?? []) {
     if (ext.extnID === '2.5.29.15' && ext.parsedValue) keyUsage = keyUsageOf(ext);
     else if (ext.extnID === '2.5.29.37' && ext.parsedValue) extendedKeyUsage = (ext.parsedValue as pkijs.ExtKeyUsage).keyPurposes.map((o) => EKU_NAMES[o] ?? o);
@@ -224,6 +296,12 @@ function parseOne(der: Uint8Array, cert: pkijs.Certificate, asn1: asn1js.AsnType
     policies,
     subjectAttributeTypes: cert.subject.typesAndValues.map((tv) => tv.type),
     isCa,
+    basicConstraints,
+    criticalExtensions,
+    nameConstraints,
+    altNames,
+    subjectRdns: rdnsOf(cert.subject),
+    spkiSha256: createHash('sha256').update(rawSpki(asn1, cert)).digest('hex'),
     selfIssued: cert.subject.isEqual(cert.issuer),
     nameIssuedBy: (issuer) => cert.issuer.isEqual(issuerNames.get(issuer) as pkijs.RelativeDistinguishedNames),
     isIssuedBy(issuer) {
@@ -249,6 +327,56 @@ function parseOne(der: Uint8Array, cert: pkijs.Certificate, asn1: asn1js.AsnType
 
 /** The subject name of each parsed certificate, to compare names as RFC 5280 does. */
 const issuerNames = new WeakMap<ParsedCertificate, pkijs.RelativeDistinguishedNames>();
+
+/**
+ * Why these bytes are not strict DER, or undefined: every length definite and minimal,
+ * every constructed element exactly filled by its children. asn1js reads BER and lets a
+ * child overrun its parent; a certificate that is not DER could arrive again with other
+ * bytes (another SHA-256) for the same content, so it is refused.
+ */
+export function derProblem(b: Uint8Array): string | undefined {
+  const walk = (start: number, end: number, depth: number): string | undefined => {
+    let i = start;
+    while (i < end) {
+      if (depth > 32) return 'nested too deep';
+      const tag = b[i++] as number;
+      if ((tag & 0x1f) === 0x1f) {
+        do {
+          if (i >= end) return 'a truncated tag';
+        } while ((b[i++] as number) & 0x80);
+      }
+      if (i >= end) return 'a truncated length';
+      let len = b[i++] as number;
+      if (len === 0x80) return 'an indefinite length';
+      if (len & 0x80) {
+        const n = len & 0x7f;
+        if (n > 4 || i + n > end) return 'a length that cannot be read';
+        if (b[i] === 0) return 'a non-minimal length';
+        len = 0;
+        for (let k = 0; k < n; k++) len = len * 256 + (b[i++] as number);
+        if (len < 0x80) return 'a non-minimal length';
+      }
+      if (i + len > end) return 'a length overrunning its parent';
+      if (tag & 0x20) {
+        const inner = walk(i, i + len, depth + 1);
+        if (inner) return inner;
+      }
+      i += len;
+    }
+    return undefined;
+  };
+  return walk(0, b.length, 0);
+}
+
+/** OpenSSL's own parser, for what it refuses beyond DER (an element too many, a field of the wrong type). */
+function opensslRefuses(der: Uint8Array): boolean {
+  try {
+    new X509Certificate(der);
+    return false;
+  } catch {
+    return true;
+  }
+}
 
 function fromBerExact(der: Uint8Array): asn1js.AsnType | undefined {
   const asn1 = asn1js.fromBER(toArrayBuffer(der));
@@ -295,6 +423,9 @@ function certificateFrom(asn1: asn1js.AsnType, der: Uint8Array, hash = sha256Hex
   } catch {
     return undefined;
   }
+  const notDer = derProblem(der);
+  if (notDer) return `a certificate that is not strict DER (${notDer})`;
+  if (opensslRefuses(der)) return 'a certificate OpenSSL cannot parse';
   try {
     return remember(parseOne(der, cert, asn1, hash));
   } catch (err) {
@@ -353,6 +484,9 @@ function decodeDer(der: Uint8Array): Decoded {
   if (isOneOf(asn1, pkijs.PFX)) return { type: 'private_key', what: 'a PKCS#12 (.p12/.pfx) file, which holds a private key' };
   if (isOneOf(asn1, pkijs.PrivateKeyInfo, pkijs.RSAPrivateKey, pkijs.ECPrivateKey)) return { type: 'private_key', what: 'a private key' };
   if (isOneOf(asn1, pkijs.PKCS8ShroudedKeyBag)) return { type: 'private_key', what: 'an encrypted private key' };
+  // Read leniently, a broken certificate can look like no known structure: say what is broken.
+  const notDer = derProblem(der);
+  if (notDer) return { type: 'parse', what: `not strict DER (${notDer})` };
   return { type: 'format', what: 'DER that is neither a certificate nor a PKCS#7 bundle' };
 }
 

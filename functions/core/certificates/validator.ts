@@ -1,21 +1,24 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { SesameError } from '../errors.ts';
 import type { Text } from '../text.ts';
 import { decodeCertificates, type ParsedCertificate } from './der.ts';
-import type { CertificateProfile, ProfileName, ValidationOptions } from './profile.ts';
+import { validatePath, type PathErrorCode } from './path.ts';
+import type { CertificateProfile, ProfileName, TrustAnchors, ValidationOptions } from './profile.ts';
 
 /** Upload size limit, checked before any parsing. */
 export const MAX_CERTIFICATE_BYTES = 64 * 1024;
 
 export type CertificateErrorCode =
   | 'parse' | 'format' | 'private_key' | 'too_large' | 'key_algorithm' | 'key_size' | 'curve' | 'digest'
-  | 'key_usage' | 'extended_key_usage' | 'chain_incomplete' | 'chain_signature' | 'expired' | 'not_yet_valid'
-  | 'policy' | 'person_certificate' | 'key_mismatch';
+  | 'key_usage' | 'extended_key_usage' | 'person_certificate' | 'key_mismatch' | PathErrorCode;
 
-export type CertificateWarningCode = 'policy_not_checked' | 'test_certificate' | 'chain_not_included' | 'extra_certificates';
+export type CertificateWarningCode = 'policy_not_checked' | 'test_certificate' | 'chain_not_included' | 'extra_certificates' | 'root_not_checked';
 
 export interface Finding<C extends string> {
   code: C;
   message: Text;
+  /** The certificate it concerns, when it concerns one: position 1 is the end-entity certificate. */
+  certificate?: { position: number; subject: string };
 }
 
 export interface CertificateSummary {
@@ -44,7 +47,6 @@ export interface CertificateReport {
 }
 
 const t = (fr: string, en: string): Text => ({ fr, en });
-const day = (d: Date) => d.toISOString().slice(0, 10);
 
 const PERSON_ATTRIBUTES: Record<string, string> = { '2.5.4.42': 'givenName', '2.5.4.4': 'surname', '2.5.4.65': 'pseudonym' };
 
@@ -71,47 +73,43 @@ const REFUSAL_TEXT: Record<'parse' | 'format' | 'private_key', (what: string) =>
   private_key: (what) => t(`Le fichier contient du matériel de clé privée (${what}). Il a été refusé : ne déposer que la partie publique. Considérer cette clé comme exposée.`, `The file holds private key material (${what}). It was refused: upload the public part only. Treat this key as exposed.`),
 };
 
-/** Builds the chain from the one end-entity certificate, verifying every signature on the way. */
-function buildChain(certs: ParsedCertificate[], profile: CertificateProfile, errors: Finding<CertificateErrorCode>[], warnings: Finding<CertificateWarningCode>[]): ParsedCertificate[] | undefined {
-  // The end entity issues nothing in the file; a self-signed root is one only when alone.
+/**
+ * The end-entity certificate: the one that issues nothing in the file. A self-signed
+ * certificate is one only when it is alone (FLA).
+ */
+function endEntity(certs: ParsedCertificate[], errors: Finding<CertificateErrorCode>[]): ParsedCertificate | undefined {
   const issuesNothing = certs.filter((c) => !certs.some((o) => o !== c && o.nameIssuedBy(c)));
   const nonRoots = issuesNothing.filter((c) => !c.selfIssued);
   const leaves = nonRoots.length > 0 || certs.length > 1 ? nonRoots : issuesNothing;
-  if (leaves.length !== 1) {
-    errors.push({
-      code: 'format',
-      message:
-        leaves.length === 0
-          ? t('Aucun certificat final : les certificats du fichier s’émettent en boucle.', 'No end-entity certificate: the certificates in the file issue one another in a loop.')
-          : t(`Le fichier contient ${leaves.length} certificats finaux (${leaves.map((l) => l.subject).join(' ; ')}) : n’en déposer qu’un, avec sa chaîne.`, `The file holds ${leaves.length} end-entity certificates (${leaves.map((l) => l.subject).join('; ')}): upload one, with its chain.`),
-    });
-    return undefined;
+  if (leaves.length === 1) return leaves[0];
+  errors.push(
+    leaves.length === 0
+      ? { code: 'path_loop', message: t('Aucun certificat final : les certificats du fichier s’émettent en boucle. Fournir la chaîne officielle de l’autorité.', 'No end-entity certificate: the certificates in the file issue one another in a loop. Provide the authority’s official chain.') }
+      : { code: 'format', message: t(`Le fichier contient ${leaves.length} certificats finaux (${leaves.map((l) => l.subject).join(' ; ')}) : n’en déposer qu’un, avec sa chaîne.`, `The file holds ${leaves.length} end-entity certificates (${leaves.map((l) => l.subject).join('; ')}): upload one, with its chain.`) },
+  );
+  return undefined;
+}
+
+/** RFC 5280 path validation from the end-entity certificate, with the profile's expectations of the chain. */
+function buildChain(certs: ParsedCertificate[], profile: CertificateProfile, options: ValidationOptions, at: Date, errors: Finding<CertificateErrorCode>[], warnings: Finding<CertificateWarningCode>[]): ParsedCertificate[] | undefined {
+  const leaf = endEntity(certs, errors);
+  if (!leaf) return undefined;
+  const anchors = profile.trustAnchors ? options.trustAnchors?.certificates : undefined;
+  const result = validatePath(leaf, certs, {
+    at,
+    ...(anchors ? { anchors } : {}),
+    requireRoot: profile.requireChain,
+    // The platform's allow-list, or for the bare chain profile the initial policy set asked for (RFC 5280 §6.1.1 c).
+    ...(profile.policyAllowList || profile.name === 'chain' ? { policyAllowList: options.policyAllowList ?? [] } : {}),
+  });
+  errors.push(...result.errors);
+  const chain = result.path;
+  const top = chain[chain.length - 1] as ParsedCertificate;
+  if (result.end === 'incomplete' && result.errors.length === 0) {
+    warnings.push({ code: 'chain_not_included', message: t(`L’émetteur « ${top.issuer} » n’est pas dans le fichier : sa signature n’a pas été vérifiée.`, `The issuer "${top.issuer}" is not in the file: its signature was not checked.`) });
   }
-  const chain = [leaves[0] as ParsedCertificate];
-  for (let current = chain[0] as ParsedCertificate; chain.length <= 10; ) {
-    if (current.selfIssued) {
-      if (!current.isIssuedBy(current)) {
-        errors.push({ code: 'chain_signature', message: t(`La signature du certificat racine « ${current.subject} » ne se vérifie pas avec sa propre clé.`, `The self-signature of root certificate "${current.subject}" does not verify with its own key.`) });
-      }
-      break;
-    }
-    const named = certs.filter((c) => c !== current && current.nameIssuedBy(c));
-    if (named.length === 0) {
-      if (profile.requireChain) {
-        errors.push({ code: 'chain_incomplete', message: t(`Chaîne incomplète : l’émetteur « ${current.issuer} » manque dans le fichier. Exporter le certificat en PKCS#7 (.p7b) avec la chaîne complète jusqu’à la racine.`, `Incomplete chain: the issuer "${current.issuer}" is missing from the file. Export the certificate as PKCS#7 (.p7b) with the complete chain up to the root.`) });
-      } else {
-        warnings.push({ code: 'chain_not_included', message: t(`L’émetteur « ${current.issuer} » n’est pas dans le fichier : sa signature n’a pas été vérifiée.`, `The issuer "${current.issuer}" is not in the file: its signature was not checked.`) });
-      }
-      break;
-    }
-    const issuer = named.find((c) => current.isIssuedBy(c));
-    if (!issuer) {
-      errors.push({ code: 'chain_signature', message: t(`La signature de « ${current.subject} » ne se vérifie pas avec la clé de « ${current.issuer} » présente dans le fichier : émetteur contrefait ou mauvais certificat.`, `The signature of "${current.subject}" does not verify with the key of "${current.issuer}" in the file: a forged or wrong issuer certificate.`) });
-      break;
-    }
-    if (chain.includes(issuer)) break;
-    chain.push(issuer);
-    current = issuer;
+  if (result.end === 'root' && profile.trustAnchors && !anchors && result.errors.length === 0) {
+    warnings.push({ code: 'root_not_checked', message: t(`Aucune liste d’autorités de confiance n’est configurée : la racine « ${top.subject} » n’a pas été comparée aux autorités reconnues.`, `No trusted authorities are configured: the root "${top.subject}" was not checked against recognised authorities.`) });
   }
   const extra = certs.filter((c) => !chain.includes(c));
   if (extra.length > 0) {
@@ -120,7 +118,20 @@ function buildChain(certs: ParsedCertificate[], profile: CertificateProfile, err
   return chain;
 }
 
+/**
+ * A bundle of trusted CA certificates (PEM or DER), for the profiles that check their
+ * chain against trust anchors. Refused with a reason when it holds anything else.
+ */
+export function loadTrustAnchors(input: Uint8Array, source = 'the trust anchor bundle'): TrustAnchors {
+  const decoded = decodeCertificates(input);
+  if (decoded.type !== 'certificates') throw new SesameError('invalid_request', `${source} is not usable: ${decoded.type === 'private_key' ? 'it holds a private key' : decoded.what}`);
+  const notCa = decoded.certificates.find((c) => !c.basicConstraints?.ca);
+  if (notCa) throw new SesameError('invalid_request', `${source} holds "${notCa.subject}", which is not a CA certificate`);
+  return { certificates: decoded.certificates };
+}
+
 function checkKey(leaf: ParsedCertificate, profile: CertificateProfile, errors: Finding<CertificateErrorCode>[]) {
+  if (!profile.keys) return;
   const { type, size, curve } = leaf.key;
   const rsa = profile.keys.rsa;
   const rsaText = Array.isArray(rsa) ? rsa.join(', ') : `${(rsa as { min: number }).min}+`;
@@ -160,7 +171,7 @@ function checkPlatformRules(chain: ParsedCertificate[], profile: CertificateProf
     const allow = options.policyAllowList ?? [];
     if (allow.length === 0) {
       warnings.push({ code: 'policy_not_checked', message: t(`Aucune liste de politiques ${levels} n’est configurée : la politique de certification n’a pas été vérifiée.`, `No ${levels} policy allow-list is configured: the certificate policy was not checked.`) });
-    } else if (!leaf.policies.some((p) => allow.includes(p))) {
+    } else if (!leaf.policies.some((p) => allow.includes(p)) && !errors.some((e) => e.code === 'policy')) {
       errors.push({ code: 'policy', message: t(`Politique de certification non acceptée (${leaf.policies.join(', ') || 'aucune'}) : un certificat ${levels} d’une autorité de la liste de confiance est requis (attendu : ${allow.join(', ')}).`, `Certificate policy not accepted (${leaf.policies.join(', ') || 'none'}): an ${levels} certificate from a trusted-list CA is required (expected: ${allow.join(', ')}).`) });
     }
   }
@@ -230,7 +241,7 @@ function validate(input: Uint8Array, profile: CertificateProfile, options: Valid
     return done();
   }
   const certs = decoded.certificates;
-  const chain = buildChain(certs, profile, errors, warnings);
+  const chain = buildChain(certs, profile, options, at, errors, warnings);
   lap('signatures');
   if (!chain) return done(certs);
   const leaf = chain[0] as ParsedCertificate;
@@ -238,16 +249,17 @@ function validate(input: Uint8Array, profile: CertificateProfile, options: Valid
   const ordered = [...chain, ...certs.filter((c) => !chain.includes(c))];
 
   checkKey(leaf, profile, errors);
-  for (const c of chain) {
+  const digests = profile.digests;
+  for (const c of digests ? chain : []) {
     if (c.selfIssued && c !== leaf) continue; // a root's self-signature is not what is trusted
-    if (!c.signatureDigest || !profile.digests.includes(c.signatureDigest)) {
-      errors.push({ code: 'digest', message: t(`« ${c.subject} » est signé en ${c.signatureAlgorithm} : ${profile.name} exige ${profile.digests.join(', ')}.`, `"${c.subject}" is signed with ${c.signatureAlgorithm}: ${profile.name} requires ${profile.digests.join(', ')}.`) });
+    if (!c.signatureDigest || !digests?.includes(c.signatureDigest)) {
+      errors.push({ code: 'digest', message: t(`« ${c.subject} » est signé en ${c.signatureAlgorithm} : ${profile.name} exige ${digests?.join(', ')}.`, `"${c.subject}" is signed with ${c.signatureAlgorithm}: ${profile.name} requires ${digests?.join(', ')}.`), certificate: { position: chain.indexOf(c) + 1, subject: c.subject } });
     }
   }
   const ku = leaf.keyUsage;
-  const { all = [], any = [] } = profile.keyUsage;
+  const { all = [], any = [] } = profile.keyUsage ?? {};
   const missing = all.filter((u) => !ku?.includes(u));
-  if (!ku || missing.length > 0 || (any.length > 0 && !any.some((u) => ku.includes(u)))) {
+  if (profile.keyUsage && (!ku || missing.length > 0 || (any.length > 0 && !any.some((u) => ku.includes(u))))) {
     const need = [...all, ...(any.length ? [any.join(' ou/or ')] : [])].join(' + ');
     errors.push({ code: 'key_usage', message: t(`Usage de clé ${ku ? ku.join(', ') || 'vide' : 'absent'} : ${profile.name} exige ${need}.`, `Key usage ${ku ? ku.join(', ') || 'empty' : 'absent'}: ${profile.name} requires ${need}.`) });
   }
@@ -258,10 +270,6 @@ function validate(input: Uint8Array, profile: CertificateProfile, options: Valid
     if (!eku || !eku.includes(want) || eku.includes(other)) {
       errors.push({ code: 'extended_key_usage', message: t(`Usage étendu ${eku?.join(', ') || 'absent'} : ${profile.name} exige ${want} sans ${other} (l’un ou l’autre, pas les deux).`, `Extended key usage ${eku?.join(', ') || 'absent'}: ${profile.name} requires ${want} without ${other} (one or the other, not both).`) });
     }
-  }
-  for (const c of chain) {
-    if (at > c.notAfter) errors.push({ code: 'expired', message: t(`« ${c.subject} » a expiré le ${day(c.notAfter)}.`, `"${c.subject}" expired on ${day(c.notAfter)}.`) });
-    else if (at < c.notBefore) errors.push({ code: 'not_yet_valid', message: t(`« ${c.subject} » n’est valable qu’à partir du ${day(c.notBefore)}.`, `"${c.subject}" is valid only from ${day(c.notBefore)}.`) });
   }
   checkPlatformRules(chain, profile, options, errors, warnings);
   if (options.privateKeyPem) {

@@ -13,6 +13,8 @@ const CHORUS_BASE = {
   keys: { rsa: { min: 2048 }, ec: ['P-256', 'P-384', 'P-521'] },
   digests: ['SHA-256', 'SHA-384', 'SHA-512'],
   requireChain: true,
+  // Chorus Pro wants a chain from a qualified (RGS*) CA: the anchors are the operator's bundle of those CAs.
+  trustAnchors: true,
   refusePersons: true,
   // DESIGN.md: "TEST" in a name, in capitals, as test CAs write it ("AC TEST").
   testCertificates: { namePattern: /\bTEST\b/ },
