@@ -18,6 +18,24 @@ const rows = lines.slice(1).map((l) => Object.fromEntries(l.split('\t').map((v, 
 /** Files OpenSSL reads that Sesame refuses as unreadable, on purpose: each with why. */
 const STRICTER: Record<string, string> = {
   'boringssl/pki/testdata/parse_certificate_unittest/failed_signature_algorithm.pem': 'the outer signature AlgorithmIdentifier is malformed DER',
+  // OpenSSL reads these and refuses them only when an extension is used; BoringSSL's own tests expect them refused.
+  ...Object.fromEntries(
+    ['basic_constraints', 'ext_key_usage', 'key_usage', 'name_constraints', 'subject_alt_name'].flatMap((e) => [
+      [`boringssl/crypto/x509/test/invalid_extension_leaf_${e}.pem`, `the ${e} extension's value is not DER`],
+      [`boringssl/crypto/x509/test/trailing_data_leaf_${e}.pem`, `bytes after the ${e} extension's value`],
+    ]),
+  ),
+  ...Object.fromEntries(['root', 'intermediate'].flatMap((w) => ['key_usage', 'ext_key_usage'].map((e) => [`boringssl/crypto/x509/test/invalid_extension_${w}_${e}.pem`, `the ${w}'s ${e} extension is not DER`]))),
+  'boringssl/crypto/x509/test/unusual_tbs_critical_ber.pem': 'a critical flag that is BER, not DER',
+  'boringssl/crypto/x509/test/unusual_tbs_critical_false_not_omitted.pem': 'critical=FALSE written out, which DER omits',
+  'boringssl/pki/testdata/parse_certificate_unittest/extension_critical_0.pem': 'critical=FALSE written out, which DER omits',
+  'boringssl/pki/testdata/parse_certificate_unittest/extension_critical_3.pem': 'a critical flag that is neither TRUE nor FALSE in DER',
+  'boringssl/pki/testdata/parse_certificate_unittest/extensions_duplicate_key_usage.pem': 'the same extension twice (RFC 5280 §4.2)',
+  'boringssl/pki/testdata/parse_certificate_unittest/bad_validity.pem': 'validity dates that are not UTCTime/GeneralizedTime as RFC 5280 writes them',
+  'boringssl/pki/testdata/parse_certificate_unittest/basic_constraints_negative_path.pem': 'a negative pathLenConstraint',
+  'boringssl/pki/testdata/parse_certificate_unittest/basic_constraints_unconsumed_data.pem': 'bytes left over inside basicConstraints',
+  'boringssl/fuzz/cert_corpus/32585c72f201b556c98be5dd5da1144230c527a3': 'fuzzed: the same extension twice',
+  'boringssl/fuzz/cert_corpus/01f0bc1bd4b94f8f8c0867d289ec8a4b3c8905fe': 'fuzzed: a basicConstraints value overrunning its extension',
   'boringssl/fuzz/cert_corpus/0f845604775fb8dac06bc8c80bbedba128f7a96f': 'fuzzed: a name value asn1js cannot decode',
   'boringssl/fuzz/cert_corpus/3377dcd98d7cf9446f13cef5c2c9eb4bfb46a574': 'fuzzed: a name value asn1js cannot decode',
   'boringssl/fuzz/cert_corpus/36ace68d189b6d3cf23f1cc44df698d700986926': 'fuzzed: BER that is not valid DER',
@@ -100,7 +118,7 @@ describe('the third-party certificate corpus', () => {
       expect(match, `${file}: expected ${JSON.stringify(key)} ${digest}, got ${JSON.stringify(report.certificates.map((c) => [c.key, c.signature_digest]))}`).toBe(true);
       compared += 1;
     }
-    expect(compared).toBeGreaterThan(220);
+    expect(compared).toBeGreaterThan(195);
   });
 
   it('refuses every PKCS#12 file: private key material, or unreadable', () => {

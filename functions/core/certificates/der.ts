@@ -1,12 +1,14 @@
-import { createHash, createPublicKey, constants, verify as nodeVerify, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, constants, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { bitString, boolean, bytesOf, children, contentOf, DerError, derProblem, expect, oid, readTlv, single, smallInt, TAG, text, time, type Tlv } from './asn1.ts';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { pemBlocks, unterminatedPemLabels } from '../bytes.ts';
 
 /**
- * The one boundary with pkijs/asn1js: bytes in, plain certificate facts out. Each
- * certificate is parsed once; signatures are checked natively by node:crypto on the
- * parsed TBS bytes, which is several times faster than a second native parse.
+ * Bytes in, plain certificate facts out. Certificates are read by the strict DER reader
+ * (asn1.ts), each once; signatures are checked natively by node:crypto on the signed
+ * bytes. pkijs/asn1js remain the boundary for everything else an upload may be (a BER
+ * bundle, a PKCS#12 file, a private key), which only has to be recognised.
  */
 
 export type KeyInfo = { type: string; size?: number; curve?: string };
@@ -118,265 +120,270 @@ const KEY_OIDS: Record<string, string> = { '1.2.840.113549.1.1.1': 'rsa', '1.2.8
 
 const toArrayBuffer = (u: Uint8Array): ArrayBuffer => u.buffer.slice(u.byteOffset, u.byteOffset + u.byteLength) as ArrayBuffer;
 const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');
+const CURVE_OIDS: Record<string, string> = { '1.2.840.10045.3.1.7': 'P-256', '1.3.132.0.34': 'P-384', '1.3.132.0.35': 'P-521', '1.3.132.0.10': 'secp256k1' };
+const EMAIL_ATTRIBUTE = '1.2.840.113549.1.9.1';
 
-function dn(name: pkijs.RelativeDistinguishedNames): string {
-  return name.typesAndValues
-    .map((tv) => {
-      const label = NAMES[tv.type] ?? tv.type;
-      const v = (tv.value as { valueBlock?: { value?: unknown } }).valueBlock?.value;
-      return `${label}=${typeof v === 'string' ? v : '#'}`;
-    })
-    .join(', ');
+interface Attribute {
+  type: string;
+  /** Undefined for a value that is not a string. */
+  text: string | undefined;
+  der: Uint8Array;
 }
 
-function keyUsageOf(ext: pkijs.Extension): string[] {
-  const bits = ext.parsedValue as asn1js.BitString;
-  const bytes = bits.valueBlock.valueHexView;
+/**
+ * A name's RDNs, each as the key RFC 5280 name matching compares (RFC 4518-like: case
+ * and inner spaces folded for strings, exact bytes otherwise), and its attributes.
+ */
+function readName(b: Uint8Array, name: Tlv): { rdns: string[]; attributes: Attribute[] } {
+  const rdns: string[] = [];
+  const attributes: Attribute[] = [];
+  for (const set of children(b, name)) {
+    expect(set, TAG.SET, 'a name component');
+    const parts: string[] = [];
+    const members = children(b, set);
+    if (members.length === 0) throw new DerError('an empty name component');
+    for (const atv of members) {
+      const [type, value, extra] = children(b, expect(atv, TAG.SEQUENCE, 'a name attribute'));
+      if (!type || !value || extra) throw new DerError('a name attribute is malformed');
+      const o = oid(b, type);
+      const v = text(b, value);
+      attributes.push({ type: o, text: v, der: bytesOf(b, value) });
+      parts.push(`${o}=${v !== undefined ? `s:${v.trim().replace(/\s+/g, ' ').toLowerCase()}` : `x:${hex(bytesOf(b, value))}`}`);
+    }
+    rdns.push(parts.sort().join('+'));
+  }
+  return { rdns, attributes };
+}
+
+const display = (attributes: Attribute[]) => attributes.map((a) => `${NAMES[a.type] ?? a.type}=${a.text ?? '#'}`).join(', ');
+
+function generalName(b: Uint8Array, t: Tlv): GeneralName {
+  const ia5 = () => Buffer.from(contentOf(b, t)).toString('latin1');
+  switch (t.tag) {
+    case 0x81:
+      return { type: 'email', value: ia5() };
+    case 0x82:
+      return { type: 'dns', value: ia5() };
+    case 0x86:
+      return { type: 'uri', value: ia5() };
+    case 0x87:
+      return { type: 'ip', value: new Uint8Array(contentOf(b, t)) };
+    case 0xa4: {
+      const [name, extra] = children(b, t);
+      if (!name || extra) throw new DerError('a directory name is malformed');
+      return { type: 'dn', value: readName(b, expect(name, TAG.SEQUENCE, 'a directory name')).rdns };
+    }
+    default:
+      return { type: 'other', value: t.tag & 0x1f };
+  }
+}
+
+function keyUsageOf(bits: Uint8Array): string[] {
   const out: string[] = [];
   KEY_USAGE_BITS.forEach((name, i) => {
-    const byte = bytes[i >> 3];
+    const byte = bits[i >> 3];
     if (byte !== undefined && byte & (0x80 >> (i & 7))) out.push(name);
   });
   return out;
 }
 
-const CURVE_OIDS: Record<string, string> = { '1.2.840.10045.3.1.7': 'P-256', '1.3.132.0.34': 'P-384', '1.3.132.0.35': 'P-521', '1.3.132.0.10': 'secp256k1' };
-
-/** Key facts from the parsed SPKI; node:crypto only for the rare key types pkijs does not size. */
-function keyInfo(spki: pkijs.PublicKeyInfo, load: () => KeyObject | undefined): KeyInfo {
-  const type = KEY_OIDS[spki.algorithm.algorithmId];
+/** Key facts from the SPKI's bytes; node:crypto only for the key types not read here. */
+function keyInfo(b: Uint8Array, spki: Tlv, load: () => KeyObject | undefined): KeyInfo {
+  const [alg, key] = children(b, spki);
+  const [algOid, params] = children(b, expect(alg, TAG.SEQUENCE, 'the key algorithm'));
+  const type = KEY_OIDS[oid(b, algOid as Tlv)];
   if (type === 'ec') {
-    const params = spki.algorithm.algorithmParams as asn1js.ObjectIdentifier | undefined;
-    const oid = params instanceof asn1js.ObjectIdentifier ? params.valueBlock.toString() : undefined;
-    return oid ? { type, curve: CURVE_OIDS[oid] ?? oid } : { type };
+    return params?.tag === TAG.OID ? { type, curve: CURVE_OIDS[oid(b, params)] ?? oid(b, params) } : { type };
   }
   if (type === 'rsa' || type === 'rsa-pss') {
-    // asn1js has already decoded the RSAPublicKey inside the bit string: read the modulus
-    // there rather than let pkijs decode it a second time.
-    const inner = spki.subjectPublicKey.valueBlock.value[0];
-    const first = inner instanceof asn1js.Sequence ? inner.valueBlock.value[0] : undefined;
-    const modulus = first instanceof asn1js.Integer ? first.valueBlock.valueHexView : (spki.parsedKey as pkijs.RSAPublicKey | undefined)?.modulus.valueBlock.valueHexView;
-    if (!modulus) return { type };
-    let i = 0;
-    while (i < modulus.length && modulus[i] === 0) i++;
-    const size = i < modulus.length ? (modulus.length - i) * 8 - Math.clz32(modulus[i] as number) + 24 : 0;
-    return { type, size };
+    const bits = bitString(b, expect(key, TAG.BIT_STRING, 'the public key'));
+    const seq = single(bits);
+    const [modulus] = children(bits, expect(seq, TAG.SEQUENCE, 'an RSA public key'));
+    const m = expect(modulus, TAG.INTEGER, 'an RSA modulus');
+    let i = m.content;
+    while (i < m.end && bits[i] === 0) i++;
+    return { type, size: i < m.end ? (m.end - i) * 8 - Math.clz32(bits[i] as number) + 24 : 0 };
   }
-  const key = load();
-  if (key) {
-    const d = key.asymmetricKeyDetails ?? {};
-    if (d.namedCurve) return { type: key.asymmetricKeyType ?? 'unknown', curve: CURVES[d.namedCurve] ?? d.namedCurve };
-    if (d.modulusLength) return { type: key.asymmetricKeyType ?? 'unknown', size: d.modulusLength };
-    return { type: key.asymmetricKeyType ?? 'unknown' };
+  const k = load();
+  if (k) {
+    const d = k.asymmetricKeyDetails ?? {};
+    if (d.namedCurve) return { type: k.asymmetricKeyType ?? 'unknown', curve: CURVES[d.namedCurve] ?? d.namedCurve };
+    if (d.modulusLength) return { type: k.asymmetricKeyType ?? 'unknown', size: d.modulusLength };
+    return { type: k.asymmetricKeyType ?? 'unknown' };
   }
-  return { type: type ?? spki.algorithm.algorithmId };
+  return { type: type ?? oid(b, algOid as Tlv) };
 }
 
-function signatureScheme(cert: pkijs.Certificate): { name: string; digest: string | null; verifyOptions?: { padding: number; saltLength: number } } {
-  const oid = cert.signatureAlgorithm.algorithmId;
-  const known = SIGNATURES[oid];
-  if (!known) return { name: oid, digest: null };
+function signatureScheme(b: Uint8Array, alg: Tlv): { name: string; digest: string | null; verifyOptions?: { padding: number; saltLength: number } } {
+  const [algOid, params] = children(b, alg);
+  const id = oid(b, algOid as Tlv);
+  const known = SIGNATURES[id];
+  if (!known) return { name: id, digest: null };
   if (known.scheme !== 'pss') return known;
   // RSASSA-PSS carries its hash in parameters; the default (absent) is SHA-1, salt 20.
   let digest = 'SHA-1';
   let saltLength = 20;
-  const params = cert.signatureAlgorithm.algorithmParams;
-  if (params) {
-    const pss = new pkijs.RSASSAPSSParams({ schema: params });
-    digest = HASHES[pss.hashAlgorithm.algorithmId] ?? pss.hashAlgorithm.algorithmId;
-    saltLength = pss.saltLength;
+  for (const p of params?.tag === TAG.SEQUENCE ? children(b, params) : []) {
+    const [inner] = children(b, p);
+    if (p.tag === 0xa0 && inner) digest = HASHES[oid(b, children(b, inner)[0] as Tlv)] ?? 'unknown';
+    if (p.tag === 0xa2 && inner) saltLength = smallInt(b, inner);
   }
   return { name: 'rsassaPss', digest, verifyOptions: { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength } };
 }
 
+const EXT = { keyUsage: '2.5.29.15', subjectAltName: '2.5.29.17', basicConstraints: '2.5.29.19', nameConstraints: '2.5.29.30', certificatePolicies: '2.5.29.32', extKeyUsage: '2.5.29.37' } as const;
+
 /**
- * The original DER of the subjectPublicKeyInfo, from the tree pkijs has validated:
- * TBSCertificate = [version], serial, signature, issuer, validity, subject, SPKI, …
+ * One certificate, from its exact DER: TBSCertificate fields in order with nothing
+ * missing or extra, the signed and the outer signature algorithms identical (RFC 5280
+ * §4.1.1.2), each extension once, the extensions Sesame reads well-formed. Throws a
+ * DerError naming what is wrong.
  */
-function rawSpki(asn1: asn1js.AsnType, cert: pkijs.Certificate): Uint8Array {
-  const tbs = asn1 instanceof asn1js.Sequence ? asn1.valueBlock.value[0] : undefined;
-  const fields = tbs instanceof asn1js.Sequence ? tbs.valueBlock.value : [];
-  const hasVersion = fields[0]?.idBlock.tagClass === 3 && fields[0]?.idBlock.tagNumber === 0;
-  const block = fields[hasVersion ? 6 : 5];
-  return block ? new Uint8Array(block.valueBeforeDecodeView) : new Uint8Array(cert.subjectPublicKeyInfo.toSchema().toBER(false));
-}
+function parseCertificate(der: Uint8Array, hash: string): ParsedCertificate {
+  const b = der;
+  const notDer = derProblem(b);
+  if (notDer) throw new DerError(`not strict DER (${notDer})`);
+  const top = single(b);
+  const [tbs, outerAlg, sigValue, extra] = children(b, top);
+  if (!tbs || !outerAlg || !sigValue || extra) throw new DerError('not three parts (to be signed, algorithm, signature)');
+  expect(tbs, TAG.SEQUENCE, 'the signed part');
+  expect(outerAlg, TAG.SEQUENCE, 'the signature algorithm');
+  const fields = children(b, tbs);
+  let f = 0;
+  if (fields[0]?.tag === 0xa0) f++;
+  const serial = expect(fields[f++], TAG.INTEGER, 'the serial number');
+  const innerAlg = expect(fields[f++], TAG.SEQUENCE, 'the signed signature algorithm');
+  const issuerName = expect(fields[f++], TAG.SEQUENCE, 'the issuer');
+  const validity = expect(fields[f++], TAG.SEQUENCE, 'the validity');
+  const subjectName = expect(fields[f++], TAG.SEQUENCE, 'the subject');
+  const spki = expect(fields[f++], TAG.SEQUENCE, 'the public key');
+  if (fields[f]?.tag === 0x81) f++;
+  if (fields[f]?.tag === 0x82) f++;
+  const extensionsTag = fields[f]?.tag === 0xa3 ? fields[f++] : undefined;
+  if (f !== fields.length) throw new DerError('an unexpected field in the signed part');
+  if (Buffer.compare(bytesOf(b, innerAlg), bytesOf(b, outerAlg)) !== 0) throw new DerError('inner and outer signature algorithms differ');
+  const [nb, na, extraTime] = children(b, validity);
+  if (!nb || !na || extraTime) throw new DerError('validity dates cannot be read');
+  const notBefore = time(b, nb);
+  const notAfter = time(b, na);
+  const issuer = readName(b, issuerName);
+  const subject = readName(b, subjectName);
+  const signature = bitString(b, expect(sigValue, TAG.BIT_STRING, 'the signature'));
+  const spkiBytes = bytesOf(b, spki);
 
-const rdnsOf = (name: pkijs.RelativeDistinguishedNames): string[] => {
-  const seq = name.valueBeforeDecode.byteLength > 0 ? asn1js.fromBER(name.valueBeforeDecode).result : name.toSchema();
-  return seq instanceof asn1js.Sequence ? seq.valueBlock.value.map((rdn) => hex(new Uint8Array(rdn.toBER(false)))) : [];
-};
-
-function generalName(g: pkijs.GeneralName): GeneralName {
-  switch (g.type) {
-    case 1:
-      return { type: 'email', value: String(g.value) };
-    case 2:
-      return { type: 'dns', value: String(g.value) };
-    case 4:
-      return { type: 'dn', value: rdnsOf(g.value as pkijs.RelativeDistinguishedNames) };
-    case 6:
-      return { type: 'uri', value: String(g.value) };
-    case 7:
-      return { type: 'ip', value: new Uint8Array((g.value as asn1js.OctetString).valueBlock.valueHexView) };
-    default:
-      return { type: 'other', value: g.type };
+  let keyUsage: string[] | null = null;
+  let extendedKeyUsage: string[] | null = null;
+  let policies: string[] = [];
+  let basicConstraints: ParsedCertificate['basicConstraints'] = null;
+  let nameConstraints: NameConstraints | null = null;
+  const altNames: GeneralName[] = [];
+  const criticalExtensions: string[] = [];
+  const seen = new Set<string>();
+  const exts = extensionsTag ? children(b, extensionsTag) : [];
+  if (extensionsTag && (exts.length !== 1 || exts[0]?.tag !== TAG.SEQUENCE)) throw new DerError('the extensions are malformed');
+  for (const ext of exts[0] ? children(b, exts[0]) : []) {
+    const parts = children(b, expect(ext, TAG.SEQUENCE, 'an extension'));
+    const id = oid(b, parts[0] as Tlv);
+    const critical = parts.length === 3 ? boolean(b, parts[1] as Tlv) : false;
+    if (parts.length === 3 && !critical) throw new DerError('an extension marked critical=FALSE, which DER omits');
+    const value = expect(parts[parts.length - 1], TAG.OCTET_STRING, 'an extension value');
+    if (parts.length < 2 || parts.length > 3) throw new DerError('an extension is malformed');
+    if (seen.has(id)) throw new DerError(`the extension ${id} twice`);
+    seen.add(id);
+    if (critical) criticalExtensions.push(id);
+    const v = contentOf(b, value);
+    try {
+      if (id === EXT.keyUsage) keyUsage = keyUsageOf(bitString(v, single(v)));
+      else if (id === EXT.extKeyUsage) extendedKeyUsage = children(v, expect(single(v), TAG.SEQUENCE, 'extKeyUsage')).map((o) => EKU_NAMES[oid(v, o)] ?? oid(v, o));
+      else if (id === EXT.certificatePolicies) policies = children(v, expect(single(v), TAG.SEQUENCE, 'certificatePolicies')).map((p) => oid(v, children(v, expect(p, TAG.SEQUENCE, 'a policy'))[0] as Tlv));
+      else if (id === EXT.basicConstraints) {
+        const items = children(v, expect(single(v), TAG.SEQUENCE, 'basicConstraints'));
+        let i = 0;
+        const ca = items[i]?.tag === TAG.BOOLEAN ? boolean(v, items[i++] as Tlv) : false;
+        const pathLen = items[i]?.tag === TAG.INTEGER ? smallInt(v, items[i++] as Tlv) : undefined;
+        if (i !== items.length) throw new DerError('basicConstraints is malformed');
+        basicConstraints = { ca, ...(pathLen !== undefined ? { pathLen } : {}) };
+      } else if (id === EXT.nameConstraints) {
+        let permitted: GeneralName[] | undefined;
+        const excluded: GeneralName[] = [];
+        for (const part of children(v, expect(single(v), TAG.SEQUENCE, 'nameConstraints'))) {
+          const subtrees = children(v, part).map((st) => generalName(v, children(v, expect(st, TAG.SEQUENCE, 'a subtree'))[0] as Tlv));
+          if (part.tag === 0xa0) permitted = subtrees;
+          else if (part.tag === 0xa1) excluded.push(...subtrees);
+          else throw new DerError('nameConstraints is malformed');
+        }
+        nameConstraints = { permitted, excluded };
+      } else if (id === EXT.subjectAltName) {
+        altNames.push(...children(v, expect(single(v), TAG.SEQUENCE, 'subjectAltName')).map((g) => generalName(v, g)));
+      }
+    } catch (err) {
+      if (err instanceof DerError) throw new DerError(`the extension ${id} cannot be read (${err.message})`);
+      throw err;
+    }
   }
-}
+  for (const a of subject.attributes) if (a.type === EMAIL_ATTRIBUTE && a.text !== undefined) altNames.push({ type: 'email', value: a.text });
 
-const EMAIL_ATTRIBUTE = '1.2.840.113549.1.9.1';
-
-function parseOne(der: Uint8Array, cert: pkijs.Certificate, asn1: asn1js.AsnType, hash: string): ParsedCertificate {
-  if (Number.isNaN(cert.notBefore.value.getTime()) || Number.isNaN(cert.notAfter.value.getTime())) throw new Error('validity dates cannot be read');
-  // RFC 5280 §4.1.1.2: the signed and the outer signature algorithms must be the same, parameters included.
-  const algorithmDer = (a: pkijs.AlgorithmIdentifier) => hex(new Uint8Array(a.toSchema().toBER(false)));
-  if (algorithmDer(cert.signature) !== algorithmDer(cert.signatureAlgorithm)) throw new Error('inner and outer signature algorithms differ');
   let loaded: { key: KeyObject | undefined } | undefined;
   const publicKey = () => {
     if (!loaded) {
       try {
-        loaded = { key: createPublicKey({ key: Buffer.from(rawSpki(asn1, cert)), format: 'der', type: 'spki' }) };
+        loaded = { key: createPublicKey({ key: Buffer.from(spkiBytes), format: 'der', type: 'spki' }) };
       } catch {
         loaded = { key: undefined };
       }
     }
     return loaded.key;
   };
-  const sig = signatureScheme(cert);
-  let keyUsage: string[] | null = null;
-  let extendedKeyUsage: string[] | null = null;
-  let policies: string[] = [];
-  let isCa = false;
-  let basicConstraints: ParsedCertificate['basicConstraints'] = null;
-  let nameConstraints: NameConstraints | null = null;
-  const altNames: GeneralName[] = [];
-  const criticalExtensions: string[] = [];
-  for (const ext of cert.extensions ?? []) {
-    if (ext.critical) criticalExtensions.push(ext.extnID);
-    if (ext.extnID === '2.5.29.19' && ext.parsedValue) {
-      const bc = ext.parsedValue as pkijs.BasicConstraints;
-      // Absent: no limit. An integer too large for a number (isHexOnly) limits nothing either.
-      const raw = bc.pathLenConstraint;
-      const pathLen = typeof raw === 'number' ? raw : raw instanceof asn1js.Integer ? Number.MAX_SAFE_INTEGER : undefined;
-      basicConstraints = { ca: Boolean(bc.cA), ...(pathLen !== undefined ? { pathLen } : {}) };
-    } else if (ext.extnID === '2.5.29.30' && ext.parsedValue) {
-      const nc = ext.parsedValue as pkijs.NameConstraints;
-      nameConstraints = { permitted: nc.permittedSubtrees?.map((t) => generalName(t.base)), excluded: (nc.excludedSubtrees ?? []).map((t) => generalName(t.base)) };
-    } else if (ext.extnID === '2.5.29.17' && ext.parsedValue) {
-      altNames.push(...(ext.parsedValue as pkijs.AltName).altNames.map(generalName));
-    }
-  }
-  for (const tv of cert.subject.typesAndValues) {
-    const v = (tv.value as { valueBlock?: { value?: unknown } }).valueBlock?.value;
-    if (tv.type === EMAIL_ATTRIBUTE && typeof v === 'string') altNames.push({ type: 'email', value: v });
-  }
-  for (const ext of cert.extensions ?? []) {
-    if (ext.extnID === '2.5.29.15' && ext.parsedValue) keyUsage = keyUsageOf(ext);
-    else if (ext.extnID === '2.5.29.37' && ext.parsedValue) extendedKeyUsage = (ext.parsedValue as pkijs.ExtKeyUsage).keyPurposes.map((o) => EKU_NAMES[o] ?? o);
-    else if (ext.extnID === '2.5.29.32' && ext.parsedValue) policies = (ext.parsedValue as pkijs.CertificatePolicies).certificatePolicies.map((p) => p.policyIdentifier);
-    else if (ext.extnID === '2.5.29.19' && ext.parsedValue) isCa = Boolean((ext.parsedValue as pkijs.BasicConstraints).cA);
-  }
-  const tbs = cert.tbsView;
-  const signature = cert.signatureValue.valueBlock.valueHexView;
+  const sig = signatureScheme(b, outerAlg);
+  const tbsBytes = bytesOf(b, tbs);
   const nodeDigest = sig.digest && sig.digest !== 'MD2' ? sig.digest.replace('-', '').toLowerCase() : null;
   const verifiedBy = new WeakMap<ParsedCertificate, boolean>();
+  const issuerKey = issuer.rdns.join(',');
   const parsed: ParsedCertificate = {
     der,
     sha256: hash,
-    subject: dn(cert.subject),
-    issuer: dn(cert.issuer),
-    serial: hex(cert.serialNumber.valueBlock.valueHexView),
-    notBefore: cert.notBefore.value,
-    notAfter: cert.notAfter.value,
-    key: keyInfo(cert.subjectPublicKeyInfo, publicKey),
+    subject: display(subject.attributes),
+    issuer: display(issuer.attributes),
+    serial: hex(contentOf(b, serial)),
+    notBefore,
+    notAfter,
+    key: keyInfo(b, spki, publicKey),
     publicKey,
     signatureAlgorithm: sig.name,
     signatureDigest: sig.digest,
     keyUsage,
     extendedKeyUsage,
     policies,
-    subjectAttributeTypes: cert.subject.typesAndValues.map((tv) => tv.type),
-    isCa,
+    subjectAttributeTypes: subject.attributes.map((a) => a.type),
+    isCa: Boolean((basicConstraints as ParsedCertificate['basicConstraints'])?.ca),
     basicConstraints,
     criticalExtensions,
     nameConstraints,
     altNames,
-    subjectRdns: rdnsOf(cert.subject),
-    spkiSha256: createHash('sha256').update(rawSpki(asn1, cert)).digest('hex'),
-    selfIssued: cert.subject.isEqual(cert.issuer),
-    nameIssuedBy: (issuer) => cert.issuer.isEqual(issuerNames.get(issuer) as pkijs.RelativeDistinguishedNames),
-    isIssuedBy(issuer) {
-      const cached = verifiedBy.get(issuer);
+    subjectRdns: subject.rdns,
+    spkiSha256: createHash('sha256').update(spkiBytes).digest('hex'),
+    selfIssued: issuerKey === subject.rdns.join(','),
+    nameIssuedBy: (other) => issuerKey === other.subjectRdns.join(','),
+    isIssuedBy(other) {
+      const cached = verifiedBy.get(other);
       if (cached !== undefined) return cached;
       let ok = false;
-      const issuerKey = parsed.nameIssuedBy(issuer) ? issuer.publicKey() : undefined;
-      if (issuerKey) {
+      const key = parsed.nameIssuedBy(other) ? other.publicKey() : undefined;
+      if (key) {
         try {
-          const key = sig.verifyOptions ? { key: issuerKey, ...sig.verifyOptions } : issuerKey;
-          ok = nodeVerify(nodeDigest, tbs, key, signature);
+          ok = nodeVerify(nodeDigest, tbsBytes, sig.verifyOptions ? { key, ...sig.verifyOptions } : key, signature);
         } catch {
           ok = false;
         }
       }
-      verifiedBy.set(issuer, ok);
+      verifiedBy.set(other, ok);
       return ok;
     },
   };
-  issuerNames.set(parsed, cert.subject);
   return parsed;
 }
 
-/** The subject name of each parsed certificate, to compare names as RFC 5280 does. */
-const issuerNames = new WeakMap<ParsedCertificate, pkijs.RelativeDistinguishedNames>();
-
-/**
- * Why these bytes are not strict DER, or undefined: every length definite and minimal,
- * every constructed element exactly filled by its children. asn1js reads BER and lets a
- * child overrun its parent; a certificate that is not DER could arrive again with other
- * bytes (another SHA-256) for the same content, so it is refused.
- */
-export function derProblem(b: Uint8Array): string | undefined {
-  const walk = (start: number, end: number, depth: number): string | undefined => {
-    let i = start;
-    while (i < end) {
-      if (depth > 32) return 'nested too deep';
-      const tag = b[i++] as number;
-      if ((tag & 0x1f) === 0x1f) {
-        do {
-          if (i >= end) return 'a truncated tag';
-        } while ((b[i++] as number) & 0x80);
-      }
-      if (i >= end) return 'a truncated length';
-      let len = b[i++] as number;
-      if (len === 0x80) return 'an indefinite length';
-      if (len & 0x80) {
-        const n = len & 0x7f;
-        if (n > 4 || i + n > end) return 'a length that cannot be read';
-        if (b[i] === 0) return 'a non-minimal length';
-        len = 0;
-        for (let k = 0; k < n; k++) len = len * 256 + (b[i++] as number);
-        if (len < 0x80) return 'a non-minimal length';
-      }
-      if (i + len > end) return 'a length overrunning its parent';
-      if (tag & 0x20) {
-        const inner = walk(i, i + len, depth + 1);
-        if (inner) return inner;
-      }
-      i += len;
-    }
-    return undefined;
-  };
-  return walk(0, b.length, 0);
-}
-
-/** OpenSSL's own parser, for what it refuses beyond DER (an element too many, a field of the wrong type). */
-function opensslRefuses(der: Uint8Array): boolean {
-  try {
-    new X509Certificate(der);
-    return false;
-  } catch {
-    return true;
-  }
-}
+export { derProblem } from './asn1.ts';
 
 function fromBerExact(der: Uint8Array): asn1js.AsnType | undefined {
   const asn1 = asn1js.fromBER(toArrayBuffer(der));
@@ -413,23 +420,58 @@ export function clearCertificateCache(): void {
   cache.clear();
 }
 
-/** Undefined when the DER is not shaped as a certificate; a reason when it is one we cannot accept. */
-function certificateFrom(asn1: asn1js.AsnType, der: Uint8Array, hash = sha256Hex(der)): ParsedCertificate | string | undefined {
+/** Shaped as a certificate: SEQUENCE { SEQUENCE, SEQUENCE, BIT STRING }. */
+function certificateShaped(b: Uint8Array): boolean {
+  try {
+    const parts = children(b, readTlv(b, 0));
+    return parts.length >= 3 && parts[0]?.tag === TAG.SEQUENCE && parts[1]?.tag === TAG.SEQUENCE && parts[2]?.tag === TAG.BIT_STRING;
+  } catch {
+    return false;
+  }
+}
+
+/** A certificate from its DER, or the reason it cannot be accepted. */
+function certificateFrom(der: Uint8Array, hash = sha256Hex(der)): ParsedCertificate | string {
   const hit = cached(hash);
   if (hit) return hit;
-  let cert: pkijs.Certificate;
   try {
-    cert = new pkijs.Certificate({ schema: asn1 });
-  } catch {
-    return undefined;
-  }
-  const notDer = derProblem(der);
-  if (notDer) return `a certificate that is not strict DER (${notDer})`;
-  if (opensslRefuses(der)) return 'a certificate OpenSSL cannot parse';
-  try {
-    return remember(parseOne(der, cert, asn1, hash));
+    return remember(parseCertificate(der, hash));
   } catch (err) {
-    return `a certificate whose ${err instanceof Error && /differ|dates/.test(err.message) ? err.message : 'fields cannot be read'}`;
+    if (err instanceof DerError) return `a certificate whose ${err.message.startsWith('not strict DER') ? `encoding is ${err.message}` : `structure is wrong: ${err.message}`}`;
+    return 'a certificate whose fields cannot be read';
+  }
+}
+
+const SIGNED_DATA = '1.2.840.113549.1.7.2';
+
+/**
+ * The certificates of a DER PKCS#7 certs-only bundle, taken by position without decoding
+ * anything else; undefined when the bytes are not such a bundle in strict DER (the
+ * lenient path then has a look).
+ */
+function pkcs7Certificates(b: Uint8Array): Decoded | undefined {
+  try {
+    const [type, explicit, extra] = children(b, single(b));
+    if (!type || type.tag !== TAG.OID || !explicit || explicit.tag !== 0xa0 || extra) return undefined;
+    if (oid(b, type) !== SIGNED_DATA) return undefined;
+    const [signedData] = children(b, explicit);
+    const parts = children(b, expect(signedData, TAG.SEQUENCE, 'SignedData'));
+    const signerInfos = parts[parts.length - 1];
+    if (parts.length < 4 || parts[0]?.tag !== TAG.INTEGER || signerInfos?.tag !== TAG.SET) return { type: 'parse', what: 'a PKCS#7 bundle that cannot be read' };
+    if (signerInfos.end > signerInfos.content) return { type: 'format', what: 'a signed PKCS#7 message (.p7s), not a certificates-only bundle (.p7b)' };
+    const set = parts.find((p) => p.tag === 0xa0);
+    const certificates: ParsedCertificate[] = [];
+    for (const c of set ? children(b, set) : []) {
+      if (c.tag !== TAG.SEQUENCE) continue; // other certificate choices (attribute certificates) are ignored
+      const parsed = certificateFrom(bytesOf(b, c));
+      if (typeof parsed === 'string') return { type: 'parse', what: parsed };
+      certificates.push(parsed);
+    }
+    if (certificates.length === 0) return { type: 'format', what: 'a PKCS#7 bundle holding no certificate' };
+    return { type: 'certificates', format: 'pkcs7', certificates };
+  } catch (err) {
+    if (err instanceof DerError) return undefined;
+    throw err;
   }
 }
 
@@ -450,11 +492,15 @@ function decodeDer(der: Uint8Array): Decoded {
   const hash = sha256Hex(der);
   const hit = cached(hash);
   if (hit) return { type: 'certificates', format: 'der', certificates: [hit] };
+  if (certificateShaped(der)) {
+    const single = certificateFrom(der, hash);
+    return typeof single === 'string' ? { type: 'parse', what: single } : { type: 'certificates', format: 'der', certificates: [single] };
+  }
+  const bundle = pkcs7Certificates(der);
+  if (bundle) return bundle;
+  // Not a certificate nor a DER bundle: read leniently (BER), to tell a BER bundle or a key apart.
   const asn1 = fromBerExact(der);
   if (!asn1) return { type: 'parse', what: 'not valid DER (truncated, or bytes after the end)' };
-  const single = certificateFrom(asn1, der, hash);
-  if (typeof single === 'string') return { type: 'parse', what: single };
-  if (single) return { type: 'certificates', format: 'der', certificates: [single] };
   let info: pkijs.ContentInfo | undefined;
   try {
     info = new pkijs.ContentInfo({ schema: asn1 });
@@ -463,20 +509,20 @@ function decodeDer(der: Uint8Array): Decoded {
   }
   if (info) {
     if (info.contentType !== pkijs.id_ContentType_SignedData) return { type: 'format', what: `a PKCS#7 structure of type ${info.contentType}, not a certificate bundle` };
-    // The certificates are taken from the parsed tree with their original bytes, each
-    // parsed once: pkijs's SignedData would parse them, then re-encoding would cost as much again.
+    // A BER bundle (indefinite lengths): its certificates are still taken with their own bytes, each strict DER.
     const parts = info.content instanceof asn1js.Sequence ? info.content.valueBlock.value : [];
     const signerInfos = parts[parts.length - 1];
     if (parts.length < 4 || !(parts[0] instanceof asn1js.Integer) || !(signerInfos instanceof asn1js.Set)) {
       return { type: 'parse', what: 'a PKCS#7 bundle that cannot be read' };
     }
     if (signerInfos.valueBlock.value.length > 0) return { type: 'format', what: 'a signed PKCS#7 message (.p7s), not a certificates-only bundle (.p7b)' };
-    const set = parts.find((b) => b.idBlock.tagClass === 3 && b.idBlock.tagNumber === 0) as asn1js.Constructed | undefined;
+    const set = parts.find((p) => p.idBlock.tagClass === 3 && p.idBlock.tagNumber === 0) as asn1js.Constructed | undefined;
     const certificates: ParsedCertificate[] = [];
     for (const block of set?.valueBlock.value ?? []) {
-      const parsed = certificateFrom(block, new Uint8Array(block.valueBeforeDecodeView));
+      if (!(block instanceof asn1js.Sequence)) continue;
+      const parsed = certificateFrom(new Uint8Array(block.valueBeforeDecodeView));
       if (typeof parsed === 'string') return { type: 'parse', what: parsed };
-      if (parsed) certificates.push(parsed); // other certificate choices (attribute certificates) are ignored
+      certificates.push(parsed);
     }
     if (certificates.length === 0) return { type: 'format', what: 'a PKCS#7 bundle holding no certificate' };
     return { type: 'certificates', format: 'pkcs7', certificates };
