@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -14,31 +15,101 @@ import { readPkcs12 } from '../functions/local/pkcs12.ts';
 import { readConfig, trustAnchorsFrom } from '../functions/core/config.ts';
 import { SesameError } from '../functions/core/errors.ts';
 import type { IntakeResult } from '../functions/core/intake.ts';
-import { out } from './output.ts';
+import { parseCertificates } from '../functions/core/x509.ts';
+import { describeFileError, out, requireFile, UsageError } from './output.ts';
 
 /** `sesame cert …`: check a file against a profile, or upload it for a credential. */
 
-/** A usage error: exit code 2, as commander's own. */
-export class UsageError extends Error {}
+export { UsageError } from './output.ts';
 
 /** The file's bytes, or only its size when it is over the validator's limit. */
 export async function readCertificateFile(path: string): Promise<{ size: number; bytes?: Uint8Array }> {
+  await requireFile(path);
   let fh;
   try {
     fh = await open(path, 'r');
-  } catch (err) {
-    throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  try {
     const { size } = await fh.stat();
     if (size > MAX_CERTIFICATE_BYTES) return { size };
     const buffer = Buffer.alloc(size);
     await fh.read(buffer, 0, size, 0);
     return { size, bytes: new Uint8Array(buffer) };
+  } catch (err) {
+    const words = describeFileError(err, path);
+    if (words) throw new UsageError(`cannot read file ${words}`, 'file');
+    throw err;
   } finally {
-    await fh.close();
+    await fh?.close();
   }
 }
+
+/** The kind a credential id names (`fla-employer` → fla); a malformed id is a usage error. */
+export function credentialKind(id: string): string {
+  try {
+    return parseCredentialId(id, KINDS).kind;
+  } catch (err) {
+    if (err instanceof SesameError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+function sameKey(a: string, b: unknown): boolean {
+  if (typeof b !== 'string') return false;
+  if (a === b) return true;
+  try {
+    const der = (pem: string) => createPrivateKey({ key: pem, format: 'pem' }).export({ type: 'pkcs8', format: 'der' });
+    return der(a).equals(der(b));
+  } catch {
+    return false;
+  }
+}
+
+function sameCertificates(a: string, b: unknown): boolean {
+  if (typeof b !== 'string') return false;
+  if (a === b) return true;
+  try {
+    return parseCertificates(a).map((c) => c.sha256).join() === parseCertificates(b).map((c) => c.sha256).join();
+  } catch {
+    return false;
+  }
+}
+
+function describeCertificate(pem: string): string {
+  try {
+    const leaf = parseCertificates(pem)[0];
+    if (leaf) return ` (sha256 ${leaf.sha256.slice(0, 16)}…, valid until ${leaf.notAfter.toISOString().slice(0, 10)})`;
+  } catch {
+    // Described without its details.
+  }
+  return '';
+}
+
+/**
+ * The key and certificate that storing `next` over `current` would replace or remove, in
+ * words (public facts only: the client id, the certificate's fingerprint and end date).
+ * `next` undefined: everything stored would be replaced.
+ */
+export function materialReplaced(current: Record<string, unknown> | undefined, next?: Record<string, unknown>): string[] {
+  if (!current) return [];
+  const what: string[] = [];
+  if (typeof current.private_key === 'string' && !(next && sameKey(current.private_key, next.private_key))) {
+    what.push(`a private key${typeof current.client_id === 'string' ? ` (registered in Chaman as client id ${current.client_id})` : ''}`);
+  }
+  if (typeof current.certificate === 'string' && !(next && sameCertificates(current.certificate, next.certificate))) {
+    what.push(`a certificate${describeCertificate(current.certificate)}`);
+  }
+  return what;
+}
+
+/** Refuses (conflict, exit 1) to replace a stored key or certificate unless --replace was given. */
+export function guardReplacement(tenant: string, credential: string, what: string[], replace: boolean | undefined, consequence = ''): void {
+  if (what.length === 0 || replace) return;
+  throw new SesameError('conflict', `${tenant}/${credential} already has ${what.join(' and ')}: nothing was changed. Add --replace to replace ${what.length > 1 ? 'them' : 'it'}${consequence}`, {
+    details: { tenant, credential },
+  });
+}
+
+/** What replacing an FLA key means for token requests. */
+export const FLA_REPLACE_CONSEQUENCE = ' (the new key is used at once: token requests fail until its certificate is registered in Chaman)';
 
 export function parseAt(value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
@@ -102,12 +173,21 @@ export function addCertCommands(program: Command, system: (cmd: Command) => Prom
     .option('--anchors <file>', 'trusted CA certificates (PEM bundle) the chain must end at; default $SESAME_CHORUS_TRUST_ANCHORS')
     .option('--policy <oid>', 'a certificate policy the path must keep (repeatable); default $SESAME_CHORUS_POLICY_OIDS for the chorus profiles, none for chain', (v: string, prev: string[] = []) => [...prev, v])
     .addOption(new Option('--env <environment>', 'the credential environment (sandbox accepts test certificates)').choices(['production', 'acceptance', 'sandbox']))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sesame cert check chaman.cer --profile fla
+  sesame cert check edi-chain.p7b --profile chorus-client --anchors rgs-cas.pem --json
+  sesame cert check chain.pem --profile chain --at 2027-01-01`,
+    )
     .action(async (file: string, o: { profile: string; at?: string; env?: string; anchors?: string; policy?: string[] }, cmd: Command) => {
       const at = parseAt(o.at) ?? new Date();
       const profile = certificateProfile(o.profile);
       const config = readConfig();
-      const trustAnchors = o.anchors ? trustAnchorsFrom(o.anchors, '--anchors') : config.trustAnchors;
+      if (o.anchors) await requireFile(o.anchors, '--anchors file');
       const { size, bytes } = await readCertificateFile(file);
+      const trustAnchors = o.anchors ? trustAnchorsFrom(o.anchors, '--anchors') : config.trustAnchors;
       const bad = o.policy?.find((p) => !/^\d+(\.\d+)+$/.test(p));
       if (bad) throw new UsageError(`--policy must be a dotted OID, got "${bad}"`);
       const policyAllowList = o.policy ?? (profile.name === 'chain' ? [] : config.policyAllowList);
@@ -119,6 +199,13 @@ export function addCertCommands(program: Command, system: (cmd: Command) => Prom
   cert
     .command('upload <tenant> <credential> <file>')
     .description('upload a certificate for a credential and wait for the verdict (local uploads folder, or S3 with --aws)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sesame cert upload cfa-paris chorus-edi edi-chain.p7b
+  sesame --aws cert upload cfa-bxl fla-employer renewed.cer`,
+    )
     .action(async (tenant: string, credential: string, file: string, _o, cmd: Command) => {
       const { size, bytes } = await readCertificateFile(file);
       if (!bytes) throw new SesameError('invalid_request', `${file} is ${size} bytes: certificates are limited to ${MAX_CERTIFICATE_BYTES} bytes`);
@@ -182,19 +269,31 @@ export function addImportP12(credential: Command, system: (cmd: Command) => Prom
     .command('import-p12 <tenant> <credential> <file>')
     .description('import a key and certificate from a PKCS#12 file (password prompted, or read from stdin); the certificate is validated first')
     .addOption(new Option('--quality <quality>', 'FLA capacity, for a new credential').choices(['employer', 'provider', 'training-provider']))
-    .action(async (tenant: string, id: string, file: string, o: { quality?: string }, cmd: Command) => {
-      const { kind } = parseCredentialId(id, KINDS);
+    .option('--replace', 'replace the private key and certificate the credential already has')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sesame credential import-p12 cfa-bxl fla-employer cfa-bxl.p12 --quality employer
+  sesame credential import-p12 cfa-bxl fla-employer renewed.p12 --replace   # over an existing key
+  sesame credential import-p12 cfa-paris chorus-edi edi.pfx < password.txt`,
+    )
+    .action(async (tenant: string, id: string, file: string, o: { quality?: string; replace?: boolean }, cmd: Command) => {
+      const kind = credentialKind(id);
       const platform = platformOf(kind);
       if (!platform.certificateProfile) throw new UsageError(`${kind} credentials take no certificate`);
+      await requireFile(file, 'PKCS#12 file');
       const s = await system(cmd);
       await s.tenants.get(tenant);
       const current = await s.credentials.findForUpdate(tenant, id);
       const fields = (current?.fields ?? undefined) as Record<string, unknown> | undefined;
       const quality = o.quality ?? (fields?.quality as string | undefined);
       if (kind === 'fla' && !quality) throw new UsageError('--quality is required for a new FLA credential');
+      const keepsKey = kind === 'fla';
+      // Before the password: refused here, nothing is read and nothing is stored.
+      guardReplacement(tenant, id, materialReplaced(fields), o.replace, keepsKey ? FLA_REPLACE_CONSEQUENCE : '');
       const { privateKeyPem, certificatesPem } = await readPkcs12(file, await readPassword(`Password for ${file}: `));
       const config = readConfig();
-      const keepsKey = kind === 'fla';
       const { report, chain } = validateCertificateChain(new TextEncoder().encode(certificatesPem), certificateProfile(platform.certificateProfile(fields as never)), {
         at: s.clock.now(),
         ...(current ? { environment: current.environment } : {}),
@@ -214,9 +313,11 @@ export function addImportP12(credential: Command, system: (cmd: Command) => Prom
         ? { ...(fields ?? {}), quality, private_key: privateKeyPem, certificate: pem, certificate_sha256: leaf.sha256 }
         : platform.acceptCertificate?.(fields as never, { pem, sha256: leaf.sha256, notAfter: leaf.not_after });
       const summary = await s.credentials.set({ tenant, credential: id, kind, ...(current ? { environment: current.environment } : {}), fields: next });
-      if (cmd.optsWithGlobals().json) out(JSON.stringify({ ...summary, sha256: leaf.sha256, private_key_stored: keepsKey }));
+      const replaced = materialReplaced(fields, next as Record<string, unknown> | undefined);
+      if (cmd.optsWithGlobals().json) out(JSON.stringify({ ...summary, sha256: leaf.sha256, private_key_stored: keepsKey, replaced }));
       else {
         out(`imported ${tenant}/${id}: certificate ${leaf.sha256.slice(0, 16)}…, valid until ${leaf.not_after.slice(0, 10)}`);
+        if (replaced.length > 0) out(`Replaced ${replaced.join(' and ')}.${keepsKey && replaced.some((r) => r.startsWith('a private key')) ? ' Register the new certificate in Chaman: token requests fail until then.' : ''}`);
         out(keepsKey ? 'The private key is in the secret store only.' : 'Only the certificate is stored: Sesame does not keep Chorus Pro private keys.');
       }
     });

@@ -3,18 +3,19 @@ import { createLogger } from '../functions/adapters/logger.ts';
 import { awsSystem, localSystem, type System } from '../functions/adapters/system.ts';
 import { resolveAwsTargets, secretCreation } from '../functions/adapters/stack-outputs.ts';
 import type { Principal } from '../functions/core/apps.ts';
-import { readConfig } from '../functions/core/config.ts';
+import { packageVersion, readConfig } from '../functions/core/config.ts';
 import { SesameError } from '../functions/core/errors.ts';
 import { KINDS } from '../functions/core/platforms/index.ts';
 import { ENVIRONMENTS } from '../functions/core/platforms/types.ts';
 import { startLocalServer } from '../functions/local/server.ts';
 import { startUploadWatcher } from '../functions/local/upload-watcher.ts';
 import { LocalObjectStore } from '../functions/adapters/local-object-store.ts';
-import { addCertCommands, addImportP12, UsageError } from './cert-commands.ts';
+import type { Tenant, TenantChanges } from '../functions/core/tenants.ts';
+import { addCertCommands, addImportP12, credentialKind, FLA_REPLACE_CONSEQUENCE, guardReplacement, materialReplaced, UsageError } from './cert-commands.ts';
 import { addFlaCommands } from './fla-commands.ts';
-import { addExpiryCommands } from './expiry-commands.ts';
+import { addExpiryCommands, reportRecordErrors } from './expiry-commands.ts';
 import type { Clock } from '../functions/core/ports.ts';
-import { out, table } from './output.ts';
+import { describeFileError, out, table } from './output.ts';
 
 /** `sesame`: administration on the local store (default) or on AWS (--aws), and the local broker. */
 
@@ -77,30 +78,93 @@ export function buildProgram(): Command {
     .description('Credential broker for French and Belgian administrative APIs')
     .option('--json', 'print JSON')
     .option('--aws', 'act on AWS Secrets Manager instead of the local store ($SESAME_HOME)')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sesame tenant add cfa-paris --name "CFA Paris" --siret 12345678200010 --alert-email ops@cfa.example
+  sesame credential set cfa-paris opco-atlas < atlas.json       # --kind from the id
+  sesame fla keygen cfa-bxl fla-employer --quality employer --out cfa-bxl.cer
+  sesame cert check chain.p7b --profile chorus-client
+  sesame --aws expiry report
+  sesame dev
+
+Exit status: 0 done, 1 refused or failed, 2 usage or file error (bad option, missing
+file, a directory). With --json, an error is {"error":{"code","message"}} on stderr.
+Each command has its own examples: sesame <command> <subcommand> --help.`,
+    )
     .showHelpAfterError()
     .exitOverride();
   const g = (cmd: Command) => cmd.optsWithGlobals() as Globals;
 
   const tenant = program.command('tenant').description('tenants (client organisations)');
-  tenant
-    .command('add <tenant>')
-    .description('add or update a tenant')
-    .option('--name <name>', 'display name (defaults to the id)')
-    .option('--siret <siret>')
-    .option('--siren <siren>')
-    .option('--bce <number>', 'Belgian company number')
+  type TenantOpts = { name?: string; siret?: string; siren?: string; bce?: string; alertEmail?: string[]; removeAlertEmail?: string[]; update?: boolean };
+  const identifierOptions = (c: Command) =>
+    c
+      .option('--siret <siret>', 'French establishment number (14 digits, check digit verified)')
+      .option('--siren <siren>', 'French company number (9 digits, check digit verified)')
+      .option('--bce <number>', 'Belgian company number (10 digits, check digits verified)');
+  const changesOf = (o: TenantOpts): TenantChanges => ({
+    ...(o.name !== undefined ? { name: o.name } : {}),
+    ...(o.siret !== undefined ? { siret: o.siret } : {}),
+    ...(o.siren !== undefined ? { siren: o.siren } : {}),
+    ...(o.bce !== undefined ? { bce: o.bce } : {}),
+    ...(o.alertEmail ? { add_alert_emails: o.alertEmail } : {}),
+    ...(o.removeAlertEmail ? { remove_alert_emails: o.removeAlertEmail } : {}),
+  });
+  const printUpdate = (cmd: Command, r: { tenant: Tenant; changed: string[] }) =>
+    out(g(cmd).json ? JSON.stringify({ ...r.tenant, created: false, changed: r.changed }) : r.changed.length > 0 ? `updated tenant ${r.tenant.id}: ${r.changed.join(', ')}` : `tenant ${r.tenant.id} unchanged`);
+  identifierOptions(
+    tenant
+      .command('add <tenant>')
+      .description('add a tenant; refused if it exists (change one with `tenant set`, or give --update)')
+      .option('--name <name>', 'display name (defaults to the id)'),
+  )
     .option('--alert-email <email>', 'who receives expiry alerts (repeatable)', collect)
-    .action(async (id: string, o: { name?: string; siret?: string; siren?: string; bce?: string; alertEmail?: string[] }, cmd: Command) => {
+    .option('--update', 'if the tenant exists, change only the fields given, as `tenant set` does')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sesame tenant add cfa-paris --name "CFA Paris" --siret 12345678200010 --alert-email ops@cfa.example
+  sesame tenant add cfa-bxl --name "CFA Bruxelles" --bce 0123.456.749`,
+    )
+    .action(async (id: string, o: TenantOpts, cmd: Command) => {
       const s = await system(g(cmd));
-      const { tenant: t, created } = await s.tenants.put({
+      if (o.update && (await s.tenants.find(id))) {
+        printUpdate(cmd, await s.tenants.update(id, changesOf(o)));
+        return;
+      }
+      const t = await s.tenants.add({
         id,
         name: o.name ?? id,
-        ...(o.siret ? { siret: o.siret } : {}),
-        ...(o.siren ? { siren: o.siren } : {}),
-        ...(o.bce ? { bce: o.bce } : {}),
+        ...(o.siret !== undefined ? { siret: o.siret } : {}),
+        ...(o.siren !== undefined ? { siren: o.siren } : {}),
+        ...(o.bce !== undefined ? { bce: o.bce } : {}),
         alert_emails: o.alertEmail ?? [],
       });
-      out(g(cmd).json ? JSON.stringify({ ...t, created }) : `${created ? 'added' : 'updated'} tenant ${t.id}`);
+      out(g(cmd).json ? JSON.stringify({ ...t, created: true }) : `added tenant ${t.id}`);
+    });
+  identifierOptions(
+    tenant
+      .command('set <tenant>')
+      .description('change a tenant: only the fields given change, the others are kept')
+      .option('--name <name>', 'display name'),
+  )
+    .option('--alert-email <email>', 'add a recipient of expiry alerts (repeatable)', collect)
+    .option('--remove-alert-email <email>', 'remove a recipient of expiry alerts (repeatable)', collect)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sesame tenant set cfa-paris --alert-email new-ops@cfa.example --remove-alert-email ops@cfa.example
+  sesame tenant set cfa-paris --name "CFA Paris Nord"`,
+    )
+    .action(async (id: string, o: TenantOpts, cmd: Command) => {
+      const changes = changesOf(o);
+      if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give --name, --siret, --siren, --bce, --alert-email or --remove-alert-email');
+      printUpdate(cmd, await (await system(g(cmd))).tenants.update(id, changes));
     });
   tenant
     .command('list')
@@ -114,12 +178,29 @@ export function buildProgram(): Command {
   credential
     .command('set <tenant> <credential>')
     .description('store a credential; the fields are read as one JSON object on stdin, never from arguments')
-    .addOption(new Option('--kind <kind>', 'credential kind').choices([...KINDS]).makeOptionMandatory())
+    .addOption(new Option('--kind <kind>', 'credential kind; default: the kind the credential id names (fla-employer → fla)').choices([...KINDS]))
     .addOption(new Option('--env <environment>', 'environment').choices([...ENVIRONMENTS]))
     .option('--merge', 'merge these fields into the stored ones (e.g. add a client_id) instead of replacing them')
-    .action(async (t: string, c: string, o: { kind: string; env?: string; merge?: boolean }, cmd: Command) => {
+    .option('--replace', 'allow replacing (or removing) a stored private key or certificate')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sesame credential set cfa-paris opco-atlas < atlas.json
+  sesame credential set cfa-bxl fla-employer --env acceptance < fla.json
+  echo '{"client_id":"self_service_chaman_42"}' | sesame credential set cfa-bxl fla-employer --merge`,
+    )
+    .action(async (t: string, c: string, o: { kind?: string; env?: string; merge?: boolean; replace?: boolean }, cmd: Command) => {
+      const kind = credentialKind(c);
+      if (o.kind !== undefined && o.kind !== kind) throw new UsageError(`credential id "${c}" is of kind "${kind}", not "${o.kind}"`);
       const fields = await readStdinJson();
-      const summary = await (await system(g(cmd))).credentials.set({ tenant: t, credential: c, kind: o.kind, ...(o.env ? { environment: o.env } : {}), ...(o.merge ? { merge: true } : {}), fields });
+      const s = await system(g(cmd));
+      const current = (await s.credentials.findForUpdate(t, c))?.fields as Record<string, unknown> | undefined;
+      if (current && typeof fields === 'object' && fields !== null && !Array.isArray(fields)) {
+        const next = o.merge ? { ...current, ...(fields as Record<string, unknown>) } : (fields as Record<string, unknown>);
+        guardReplacement(t, c, materialReplaced(current, next), o.replace, kind === 'fla' ? FLA_REPLACE_CONSEQUENCE : '');
+      }
+      const summary = await s.credentials.set({ tenant: t, credential: c, kind, ...(o.env ? { environment: o.env } : {}), ...(o.merge ? { merge: true } : {}), fields });
       out(g(cmd).json ? JSON.stringify(summary) : `stored ${summary.tenant}/${summary.credential} (${summary.kind}, ${summary.environment}${summary.expires_at ? `, expires ${summary.expires_at}` : ''})`);
     });
   credential
@@ -127,7 +208,10 @@ export function buildProgram(): Command {
     .description('list credentials (from tags: nothing is decrypted)')
     .action(async (t: string | undefined, _o, cmd: Command) => {
       const rows = await (await system(g(cmd))).credentials.list(t);
-      out(g(cmd).json ? JSON.stringify(rows) : table(rows as unknown as Record<string, unknown>[], ['tenant', 'credential', 'kind', 'environment', 'expires_at']));
+      out(g(cmd).json ? JSON.stringify([...rows]) : table(rows as unknown as Record<string, unknown>[], ['tenant', 'credential', 'kind', 'environment', 'expires_at']));
+      // The others are listed; each unreadable record gets a line on stderr (JSON with --json) and exit 3.
+      if (g(cmd).json) for (const e of rows.errors) process.stderr.write(`${JSON.stringify({ error: { code: e.code, secret: e.secret, message: e.detail } })}\n`);
+      reportRecordErrors(rows.errors, Boolean(g(cmd).json));
     });
   credential
     .command('show <tenant> <credential>')
@@ -155,14 +239,39 @@ export function buildProgram(): Command {
     });
   app
     .command('list')
-    .description('list apps (keys are never shown again)')
+    .summary('list apps and their keys (never shown again)')
+    .description('list apps and their keys, one line per key: the current one, and during an overlap the previous one with its end (keys are never shown again)')
     .action(async (_o, cmd: Command) => {
       const apps = await (await system(g(cmd))).apps.list();
-      out(g(cmd).json ? JSON.stringify(apps) : table(apps, ['app', 'tenants', 'kinds', 'created_at', 'revoked_at']));
+      if (g(cmd).json) {
+        out(JSON.stringify(apps));
+        return;
+      }
+      const rows = apps.flatMap((a) => [
+        { app: a.app, key: 'current', tenants: a.tenants, kinds: a.kinds, created_at: a.key_created_at ?? a.created_at, ends_at: a.revoked_at ? `${a.revoked_at} (revoked)` : undefined },
+        ...(a.previous_key_expires_at ? [{ app: a.app, key: 'previous', tenants: a.tenants, kinds: a.kinds, created_at: a.previous_key_created_at, ends_at: a.previous_key_expires_at }] : []),
+      ]);
+      out(table(rows, ['app', 'key', 'tenants', 'kinds', 'created_at', 'ends_at']));
+    });
+  app
+    .command('rotate <app>')
+    .summary('give the app a new key; the current one keeps working until --overlap ends')
+    .description(
+      'give the app a new key, printed once and working at once; the current key keeps working until the overlap ends, then is refused. ' +
+        'Rotating again during an overlap replaces the previous key: the oldest one stops at once',
+    )
+    .option('--overlap <duration>', 'how long the current key keeps working: e.g. 30m, 24h, 7d; 0 stops it at once; at most 30d', '24h')
+    .action(async (id: string, o: { overlap: string }, cmd: Command) => {
+      const r = await (await system(g(cmd))).apps.rotate(id, { overlap: o.overlap });
+      if (g(cmd).json) out(JSON.stringify({ app: r.app, key: r.key, previous_key_expires_at: r.previous_key_expires_at }));
+      else {
+        process.stderr.write(`App ${r.app} has a new key; the previous key stops at ${r.previous_key_expires_at}. The new key, shown only now:\n`);
+        out(r.key);
+      }
     });
   app
     .command('revoke <app>')
-    .description('revoke an app key')
+    .description('revoke the app: every key of it is refused (locally from the next request; in AWS within 60 s)')
     .action(async (id: string, _o, cmd: Command) => {
       const r = await (await system(g(cmd))).apps.revoke(id);
       out(g(cmd).json ? JSON.stringify({ app: r.app, revoked_at: r.revoked_at }) : `revoked ${r.app}`);
@@ -183,7 +292,7 @@ export function buildProgram(): Command {
     .option('--port <port>', 'port', (v) => Number.parseInt(v, 10), 8787)
     .option('--no-demo', 'no demo tenants nor demo OAuth2 server')
     .action(async (o: { port: number; demo: boolean }, cmd: Command) => {
-      if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) throw new SesameError('invalid_request', '--port must be a number from 0 to 65535');
+      if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) throw new UsageError('--port must be a number from 0 to 65535');
       const config = readConfig();
       const s = await system(g(cmd), 'INFO');
       // The port first: a second `sesame dev` on a busy port must fail before it rewrites
@@ -260,19 +369,66 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** A failure as the CLI reports it: a code for `--json`, one line, and the exit status. */
+export interface CliFailure {
+  code: string;
+  message: string;
+  exit: number;
+}
+
+/** Ids given as arguments: a malformed one is a usage error, not a refused operation. */
+const ARGUMENT_FIELDS = new Set(['tenant', 'credential', 'app']);
+
+/**
+ * Exit 2 for usage and file errors (commander's, a bad argument, a missing file or a
+ * directory), 1 for a refused or failed operation. Never a raw `Error: ENOENT`.
+ */
+export function describeFailure(err: unknown, commanderOutput = ''): CliFailure {
+  if (err instanceof CommanderError) {
+    const usage = /^Usage: (.*)$/m.exec(commanderOutput)?.[1];
+    const message = err.code === 'commander.help' && usage ? `missing command; usage: ${usage}` : err.message.replace(/^error: /, '');
+    return { code: 'usage', message, exit: err.exitCode === 0 ? 0 : 2 };
+  }
+  if (err instanceof UsageError) return { code: err.code, message: err.message, exit: 2 };
+  if (err instanceof SesameError) {
+    const usage = err.code === 'invalid_request' && ARGUMENT_FIELDS.has(String(err.details.field));
+    return { code: usage ? 'usage' : err.code, message: err.message, exit: usage ? 2 : 1 };
+  }
+  const file = describeFileError(err);
+  if (file) return { code: 'file', message: file, exit: 2 };
+  const aws = explainAwsError(err);
+  if (aws) return { code: 'aws_setup', message: aws, exit: 1 };
+  return { code: 'internal', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err), exit: 1 };
+}
+
+/** `--json` anywhere before `--`: errors are then one JSON object on stderr. */
+const wantsJson = (argv: string[]) => {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+};
+
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  const json = wantsJson(argv);
+  // With --json, commander's own messages and help-on-error are kept back: the error is printed as JSON below.
+  let commanderOutput = '';
+  if (json) {
+    const quiet = (c: Command) => {
+      c.configureOutput({ writeErr: (s) => void (commanderOutput += s), outputError: (s) => void (commanderOutput += s) });
+      c.commands.forEach(quiet);
+    };
+    quiet(program);
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    if (err instanceof UsageError) {
-      process.stderr.write(`sesame: ${err.message}\n`);
-      return 2;
-    }
-    const message = err instanceof SesameError ? err.message : (explainAwsError(err) ?? (err instanceof Error ? `${err.name}: ${err.message}` : String(err)));
-    process.stderr.write(`sesame: ${message.split('\n')[0]}\n`);
-    return 1;
+    const failure = describeFailure(err, commanderOutput);
+    if (failure.exit === 0) return 0;
+    const message = failure.message.split('\n')[0] ?? '';
+    if (json) process.stderr.write(`${JSON.stringify({ error: { code: failure.code, message } })}\n`);
+    // Commander has printed its own message (and the help) already.
+    else if (!(err instanceof CommanderError)) process.stderr.write(`sesame: ${message}\n`);
+    return failure.exit;
   }
 }

@@ -7,12 +7,14 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import { ROUTES } from '../functions/core/api.ts';
+import { AUTHORIZER_CACHE_SECONDS } from '../functions/core/apps.ts';
 import { sesameFunction } from './function.ts';
 import { SECRET_PREFIXES, type SecretsVault } from './secrets-vault.ts';
 
 /**
  * The token API: an HTTP API whose authenticated routes go through a Lambda
- * authorizer (app keys, answers cached per key), and one token function.
+ * authorizer (app keys, answers cached per key for AUTHORIZER_CACHE_SECONDS), and one
+ * token function.
  */
 export class TokenApi extends Construct {
   readonly api: apigw.HttpApi;
@@ -31,10 +33,12 @@ export class TokenApi extends Construct {
 
     // Both add a lambda:InvokeFunction permission for apigateway.amazonaws.com: the authorizer's
     // scoped to this API's authorizer, the integration's to this API and each route's path.
+    // Verdicts cached per Authorization header: with the authorizer's own app-record cache
+    // (APP_CACHE_SECONDS), a revoked key is refused everywhere within REVOCATION_BOUND_SECONDS.
     const authorizer = new HttpLambdaAuthorizer('AppKey', this.authorizerFunction, {
       responseTypes: [HttpLambdaResponseType.SIMPLE],
       identitySource: ['$request.header.Authorization'],
-      resultsCacheTtl: Duration.minutes(5),
+      resultsCacheTtl: Duration.seconds(AUTHORIZER_CACHE_SECONDS),
     });
     const integration = new HttpLambdaIntegration('Token', this.tokenFunction);
     this.api = new apigw.HttpApi(this, 'Api', { description: 'Sesame token API', createDefaultStage: true });

@@ -156,7 +156,7 @@ describe('sesame fla keygen', () => {
     const { X509Certificate } = await import('node:crypto');
     const { readFile } = await import('node:fs/promises');
     const { startOAuthServer } = await import('../functions/local/oauth-server.ts');
-    await sesame(['tenant', 'add', 'cfa-bxl', '--name', 'CFA Bruxelles', '--bce', '0123.456.789']);
+    await sesame(['tenant', 'add', 'cfa-bxl', '--name', 'CFA Bruxelles', '--bce', '0123.456.749']);
     const cer = join(dir, 'chaman.cer');
     const gen = await sesame(['fla', 'keygen', 'cfa-bxl', 'fla-employer', '--alg', 'ES384', '--quality', 'employer', '--env', 'acceptance', '--out', cer, '--json']);
     expect(gen.code).toBe(0);
@@ -164,7 +164,7 @@ describe('sesame fla keygen', () => {
     expect(gen.stdout).not.toContain('PRIVATE KEY');
     const check = await sesame(['cert', 'check', cer, '--profile', 'fla', '--json']);
     expect(check.code).toBe(0);
-    expect(JSON.parse(check.stdout).certificates[0]).toMatchObject({ subject: 'CN=CFA Bruxelles, O=CFA Bruxelles, organizationIdentifier=NTRBE-0123456789, C=BE', key: { type: 'ec', curve: 'P-384' } });
+    expect(JSON.parse(check.stdout).certificates[0]).toMatchObject({ subject: 'CN=CFA Bruxelles, O=CFA Bruxelles, organizationIdentifier=NTRBE-0123456749, C=BE', key: { type: 'ec', curve: 'P-384' } });
 
     // Before Chaman issues the client id, the credential is incomplete.
     expect((await sesame(['token', 'cfa-bxl', 'fla-employer'])).stderr).toMatch(/no client_id yet/);
@@ -271,15 +271,15 @@ describe('sesame expiry', () => {
       await run(['credential', 'set', 'acme', 'opco-atlas', '--kind', 'opco-atlas'], '{"cfa_key":"k","expires_at":"2027-03-10"}');
       await run(['credential', 'set', 'acme', 'opco-ocapiat', '--kind', 'opco-ocapiat'], '{"cfa_key":"k","issued_at":"2027-01-01","lifetime_months":2}');
       await run(['credential', 'set', 'acme', 'cegid-cfe', '--kind', 'cegid-cfe'], '{"api_key_id":"i","api_key_secret":"s"}');
-      const report = JSON.parse((await run(['expiry', 'report', '--json', '--at', '2027-02-24T05:00:00Z'])).stdout);
+      const report = JSON.parse((await run(['expiry', 'report', '--json', '--at', '2027-02-24T05:00:00Z'])).stdout).credentials;
       expect(report.map((r: { credential: string; days_left: number | null; status: string }) => [r.credential, r.days_left, r.status])).toEqual([
         ['opco-ocapiat', 5, 'warning'],
         ['opco-atlas', 14, 'warning'],
         ['cegid-cfe', null, 'no date'],
       ]);
       expect((await run(['expiry', 'report', '--at', '2027-02-24T05:00:00Z'])).stdout).toMatch(/^TENANT\s+CREDENTIAL\s+KIND\s+WHAT\s+EXPIRES\s+DAYS_LEFT\s+STATUS\nacme\s+opco-ocapiat/);
-      expect(JSON.parse((await run(['expiry', 'check', '--json', '--at', '2027-02-24T05:00:00Z'])).stdout)).toMatchObject({ checked: 3, alerting: 3, errors: 0 });
-      expect(JSON.parse((await run(['expiry', 'check', '--json', '--at', '2027-02-24T06:00:00Z'])).stdout)).toMatchObject({ alerting: 0 });
+      expect(JSON.parse((await run(['expiry', 'check', '--json', '--at', '2027-02-24T05:00:00Z', '--send'])).stdout)).toMatchObject({ checked: 3, alerting: 3, errors: [] });
+      expect(JSON.parse((await run(['expiry', 'check', '--json', '--at', '2027-02-24T06:00:00Z', '--send'])).stdout)).toMatchObject({ alerting: 0 });
       const files = await readdir(join(expiryHome, 'outbox'));
       expect(files).toHaveLength(3);
       const alerts = await Promise.all(files.map(async (f) => JSON.parse(await (await import('node:fs/promises')).readFile(join(expiryHome, 'outbox', f), 'utf8'))));

@@ -28,9 +28,9 @@ afterAll(() => rm(home, { recursive: true, force: true }));
 
 describe('the sesame CLI', () => {
   it('adds and lists tenants', async () => {
-    expect((await sesame(['tenant', 'add', 'cfa-paris', '--name', 'CFA Paris', '--siret', '123 456 789 00011', '--alert-email', 'a@cfa.example', '--alert-email', 'b@cfa.example'])).stdout).toBe('added tenant cfa-paris\n');
+    expect((await sesame(['tenant', 'add', 'cfa-paris', '--name', 'CFA Paris', '--siret', '123 456 782 00010', '--alert-email', 'a@cfa.example', '--alert-email', 'b@cfa.example'])).stdout).toBe('added tenant cfa-paris\n');
     const list = JSON.parse((await sesame(['tenant', 'list', '--json'])).stdout);
-    expect(list).toEqual([expect.objectContaining({ id: 'cfa-paris', name: 'CFA Paris', siret: '12345678900011', alert_emails: ['a@cfa.example', 'b@cfa.example'] })]);
+    expect(list).toEqual([expect.objectContaining({ id: 'cfa-paris', name: 'CFA Paris', siret: '12345678200010', alert_emails: ['a@cfa.example', 'b@cfa.example'] })]);
   });
 
   it('refuses a bad email with one line and exit 1', async () => {
@@ -92,7 +92,7 @@ describe('the sesame CLI', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ kind: 'opco-atlas', headers: { 'X-API-KEY': 'ATLAS-KEY' }, expires_at: '2030-01-01T00:00:00.000Z' });
   });
 
-  it.each([[['credential', 'set', 'cfa-paris', 'fla']], [['tenant']], [['nonsense']], [['credential', 'set', 'a', 'b', '--kind', 'nope']]])('exits 2 on usage error %j', async (args) => {
+  it.each([[['credential', 'set', 'cfa-paris', 'nope-x']], [['credential', 'set', 'cfa-paris']], [['tenant']], [['nonsense']], [['credential', 'set', 'a', 'b', '--kind', 'nope']]])('exits 2 on usage error %j', async (args) => {
     expect((await sesame(args)).code).toBe(2);
   });
 

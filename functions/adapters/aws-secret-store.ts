@@ -75,7 +75,9 @@ export class AwsSecretStore implements SecretStore {
       if (Object.keys(tags).length > 0) await this.tag(name, tags);
       // A creation cut short between CreateSecret and PutResourcePolicy left a secret
       // without its policy: whoever may create secrets sets it again on every write.
-      if (this.options.creation) await this.putPolicy(name, (await this.options.creation()).principals);
+      // Without the principals (no stack found), the value is written all the same.
+      const creation = this.options.creation ? await this.options.creation().catch(() => undefined) : undefined;
+      if (creation) await this.putPolicy(name, creation.principals);
       return { version: out.VersionId ?? ClientRequestToken };
     } catch (err) {
       if (!(err instanceof ResourceNotFoundException)) throw err;

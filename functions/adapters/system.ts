@@ -1,8 +1,10 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { statSync } from 'node:fs';
+import { join, sep } from 'node:path';
 import { Api } from '../core/api.ts';
-import { Apps, type AppRecord } from '../core/apps.ts';
+import { APP_CACHE_SECONDS, APP_PREFIX, AppRecordCache, Apps, type AppLookup } from '../core/apps.ts';
+import { ID_PATTERN } from '../core/ids.ts';
 import { Broker, type BrokerOptions } from '../core/broker.ts';
-import { TtlCache } from '../core/cache.ts';
 import type { Config } from '../core/config.ts';
 import { Credentials } from '../core/credentials.ts';
 import { systemClock, type Clock, type HttpClient, type Log, type Notifier, type ObjectStore, type SecretStore } from '../core/ports.ts';
@@ -28,8 +30,10 @@ export interface System {
   apps: Apps;
   broker: Broker;
   api: Api;
-  /** App-record lookup with a short cache, for authorizers. */
-  appLookup: (app: string) => Promise<AppRecord | undefined>;
+  /** App-record lookup for authorizers: cached APP_CACHE_SECONDS in AWS, re-read on change locally. */
+  appLookup: AppLookup;
+  /** Its cache: how many records it holds (bounded, junk keys add none). */
+  appCache: AppRecordCache;
   /** Certificate intake, when the system has an object store and a notifier. */
   intake?: (key: string, version?: string) => Promise<IntakeResult>;
   /** The expiry check, when the system has a notifier. */
@@ -46,7 +50,10 @@ export interface SystemDeps {
   http?: HttpClient;
   clock?: Clock;
   broker?: Partial<BrokerOptions>;
+  /** How long the authorizer keeps an app record (default APP_CACHE_SECONDS; 0: never). */
   appCacheSeconds?: number;
+  /** A cheap fingerprint of an app's stored record: with it, a cached record is used only while it is unchanged. */
+  appStamp?: (app: string) => string | undefined;
   objects?: ObjectStore;
   notifier?: Notifier;
   policyAllowList?: readonly string[];
@@ -61,15 +68,7 @@ export function buildSystem(deps: SystemDeps): System {
   const credentials = new Credentials(deps.store, tenants, clock);
   const apps = new Apps(deps.store, tenants, clock);
   const broker = new Broker({ credentials, http: deps.http ?? new FetchHttpClient(), clock, log: deps.log }, deps.broker);
-  const appCache = new TtlCache<AppRecord | null>(clock);
-  const ttl = (deps.appCacheSeconds ?? 30) * 1000;
-  const appLookup = async (app: string) => {
-    const hit = appCache.get(app);
-    if (hit !== undefined) return hit ?? undefined;
-    const rec = await apps.find(app);
-    appCache.set(app, rec ?? null, ttl);
-    return rec;
-  };
+  const appCache = new AppRecordCache((app) => apps.find(app), clock, { ttlMs: (deps.appCacheSeconds ?? APP_CACHE_SECONDS) * 1000, ...(deps.appStamp ? { stamp: deps.appStamp } : {}) });
   const { objects, notifier } = deps;
   const intake =
     objects && notifier
@@ -86,10 +85,27 @@ export function buildSystem(deps: SystemDeps): System {
     apps,
     broker,
     api: new Api(broker, deps.log, deps.version),
-    appLookup,
+    appLookup: appCache.lookup,
+    appCache,
     ...(intake ? { intake } : {}),
     ...(expiryCheck ? { expiryCheck } : {}),
     ...(notifier ? { notifier } : {}),
+  };
+}
+
+/**
+ * Locally, `sesame app revoke` runs in another process than `sesame dev`: the app
+ * record's file identity (a new inode at every write, which goes through a temporary
+ * file and a rename) tells the broker to read it again. One stat per request, where a
+ * read would decrypt; synchronous, as a stat of a local file takes about 1 µs and the
+ * thread-pool round trip of an asynchronous one ten times that. Undefined: no file.
+ */
+export function localAppStamp(home: string): (app: string) => string | undefined {
+  const dir = `${join(home, 'secrets', APP_PREFIX.slice(0, -1))}${sep}`;
+  return (app) => {
+    if (!ID_PATTERN.test(app)) return undefined;
+    const s = statSync(`${dir}${app}.json`, { bigint: true, throwIfNoEntry: false });
+    return s ? `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}` : undefined;
   };
 }
 
@@ -98,6 +114,8 @@ export async function localSystem(config: Config, log: Log, overrides: Partial<S
   const store = overrides.store ?? (await LocalSecretStore.open(config.home, clock));
   return buildSystem({
     store,
+    // The store's own files when it is the one at config.home; another store is never cached.
+    ...(overrides.store ? { appCacheSeconds: 0 } : { appStamp: localAppStamp(config.home) }),
     log,
     version: config.version,
     broker: config.broker,

@@ -1,5 +1,5 @@
 import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
-import { bearerKey, principalToContext, type AppRecord, type Apps, type AuthorizerContext } from '../core/apps.ts';
+import { bearerKey, principalToContext, type AppLookup, type Apps, type AuthorizerContext, type Principal } from '../core/apps.ts';
 import { describeError, isSesameError } from '../core/errors.ts';
 import type { Log } from '../core/ports.ts';
 
@@ -7,13 +7,21 @@ export type AuthorizerResult = APIGatewaySimpleAuthorizerWithContextResult<Autho
 
 /**
  * Checks the app key only, not the route's tenant: API Gateway caches the answer per
- * key, so the tenant scope travels in the context and the token function enforces it.
+ * key (AUTHORIZER_CACHE_SECONDS), so the tenant scope travels in the context and the
+ * token function enforces it.
  */
-export function makeAuthorizerHandler(apps: Apps, log: Log, lookup?: (app: string) => Promise<AppRecord | undefined>) {
+export function makeAuthorizerHandler(apps: Apps, log: Log, lookup?: AppLookup) {
+  // A cached app record gives the same Principal object each time: its context is built once.
+  const contexts = new WeakMap<Principal, AuthorizerContext>();
+  const contextOf = (p: Principal) => {
+    let c = contexts.get(p);
+    if (!c) contexts.set(p, (c = principalToContext(p)));
+    return c;
+  };
   return async (event: Pick<APIGatewayRequestAuthorizerEventV2, 'headers'>): Promise<AuthorizerResult> => {
     try {
       const principal = await apps.verify(bearerKey(event.headers?.authorization), lookup);
-      return { isAuthorized: true, context: principalToContext(principal) };
+      return { isAuthorized: true, context: { ...contextOf(principal) } };
     } catch (err) {
       if (!isSesameError(err, 'unauthorized')) throw err;
       log.info('app key refused', describeError(err));

@@ -13,14 +13,24 @@ export class SingleFlight<V> {
   }
 }
 
-/** A bounded in-memory cache whose entries expire on the injected clock. */
+/**
+ * A bounded in-memory LRU cache whose entries expire on the injected clock: it never
+ * holds more than maxEntries, and when full the least recently used entry goes.
+ */
 export class TtlCache<V> {
   private readonly entries = new Map<string, { value: V; until: number }>();
 
   constructor(
     private readonly clock: Clock,
-    private readonly maxEntries = 10_000,
-  ) {}
+    readonly maxEntries = 10_000,
+  ) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
+  }
+
+  /** Entries held, expired ones included until they are touched or pushed out. */
+  get size(): number {
+    return this.entries.size;
+  }
 
   get(key: string): V | undefined {
     const e = this.entries.get(key);
@@ -29,17 +39,19 @@ export class TtlCache<V> {
       this.entries.delete(key);
       return undefined;
     }
+    // Maps iterate in insertion order: re-inserting makes this the most recently used.
+    this.entries.delete(key);
+    this.entries.set(key, e);
     return e.value;
   }
 
   set(key: string, value: V, ttlMs: number): void {
-    if (ttlMs <= 0) return;
-    // Maps iterate in insertion order: dropping the first entry drops the oldest.
-    if (this.entries.size >= this.maxEntries && !this.entries.has(key)) {
+    this.entries.delete(key);
+    if (!(ttlMs > 0)) return;
+    if (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
-    this.entries.delete(key);
     this.entries.set(key, { value, until: this.clock.now().getTime() + ttlMs });
   }
 

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { SesameError } from './errors.ts';
+import { isSesameError, SesameError } from './errors.ts';
 import { parseCredentialId, parseTenantId } from './ids.ts';
 import { KINDS, platformOf } from './platforms/index.ts';
 import { ENVIRONMENTS, type Environment, type Expiry, type Platform, type PlatformContext } from './platforms/types.ts';
-import type { Clock, SecretStore, Tags } from './ports.ts';
+import type { Clock, SecretListing, SecretStore, SecretVersion, Tags } from './ports.ts';
 import type { Tenants } from './tenants.ts';
 import { validate } from './validate.ts';
 
@@ -17,6 +17,8 @@ export const TAG = {
   kind: 'sesame:kind',
   environment: 'sesame:environment',
   expiresAt: 'sesame:expires-at',
+  /** What expires at `sesame:expires-at`: a key of the platform's `names.expiries` (`certificate`, `chain`, `cfa-key`…). */
+  expiresWhat: 'sesame:expires-what',
 } as const;
 export const NO_EXPIRY = 'none';
 
@@ -49,6 +51,16 @@ export interface CredentialSummary {
   expires_at: string | null;
 }
 
+/** A record that could not be read: which secret (or `prefix*`), an error code, and words that never hold a secret value. */
+export interface RecordError {
+  secret: string;
+  code: string;
+  detail: string;
+}
+
+/** The credentials that could be listed, with the records that could not be read beside them. */
+export type CredentialList = CredentialSummary[] & { errors: RecordError[] };
+
 export interface SetCredentialInput {
   tenant: string;
   credential: string;
@@ -77,37 +89,55 @@ export class Credentials {
     }
     const platform = platformOf(kind);
     const name = credentialSecretName(tenant, id);
-    const secret = await this.store.get(name);
-    const stored = secret?.value as { fields?: unknown; environment?: string } | undefined;
-    // An existing credential keeps its environment unless one is given: a declared
-    // placeholder has it only in its tag, and must not silently become production.
-    const environment = (input.environment ?? (secret ? await this.storedEnvironment(name, platform, stored) : undefined) ?? platform.environments[0]) as Environment;
-    if (!platform.environments.includes(environment)) {
-      throw new SesameError('invalid_request', `${kind} environments are ${platform.environments.join(', ')}, not "${input.environment}"`, {
-        details: { field: 'environment' },
-      });
-    }
-    await this.tenants.get(tenant);
-    const ctx: PlatformContext = { tenant, credential: id, environment, clock: this.clock };
-    let given = input.fields;
-    if (input.merge) {
-      if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new SesameError('invalid_request', `${kind} credential: fields must be a JSON object`);
-      const before = typeof stored?.fields === 'object' && stored?.fields !== null ? stored?.fields : {};
-      given = { ...before, ...given };
-    }
-    let fields = validate(platform.schema, given, `${kind} credential`);
-    if (platform.prepare) fields = platform.prepare(fields, ctx);
-    const expiresAt = earliest(platform.expiries(fields, ctx));
-    const body = { tenant, credential: id, kind, environment, fields, updated_at: this.clock.now().toISOString() };
-    const tags: Tags = {
-      [TAG.tenant]: tenant,
-      [TAG.credential]: id,
-      [TAG.kind]: kind,
-      [TAG.environment]: environment,
-      [TAG.expiresAt]: expiresAt?.toISOString() ?? NO_EXPIRY,
+    // Read, merge and write as one step: a --merge from the CLI while `sesame dev` tags
+    // the same credential must not lose either write (the local store locks; AWS keeps
+    // every version, and a lost race there is a new version, never a rollback).
+    const compute = async (secret: SecretVersion | undefined, storedTags: Tags | undefined) => {
+      const stored = secret?.value as { fields?: unknown; environment?: string } | undefined;
+      // An existing credential keeps its environment unless one is given: a declared
+      // placeholder has it only in its tag, and must not silently become production.
+      const environment = (input.environment ?? (secret ? await this.storedEnvironment(name, platform, stored, storedTags) : undefined) ?? platform.environments[0]) as Environment;
+      if (!platform.environments.includes(environment)) {
+        throw new SesameError('invalid_request', `${kind} environments are ${platform.environments.join(', ')}, not "${input.environment}"`, {
+          details: { field: 'environment' },
+        });
+      }
+      await this.tenants.get(tenant);
+      const ctx: PlatformContext = { tenant, credential: id, environment, clock: this.clock };
+      let given = input.fields;
+      if (input.merge) {
+        if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new SesameError('invalid_request', `${kind} credential: fields must be a JSON object`);
+        const before = typeof stored?.fields === 'object' && stored?.fields !== null ? stored?.fields : {};
+        given = { ...before, ...given };
+      }
+      let fields = validate(platform.schema, given, `${kind} credential`);
+      if (platform.prepare) fields = platform.prepare(fields, ctx);
+      const expiries = platform.expiries(fields, ctx);
+      const expiresAt = earliest(expiries);
+      const body = { tenant, credential: id, kind, environment, fields, updated_at: this.clock.now().toISOString() };
+      const tags: Tags = {
+        [TAG.tenant]: tenant,
+        [TAG.credential]: id,
+        [TAG.kind]: kind,
+        [TAG.environment]: environment,
+        [TAG.expiresAt]: expiresAt?.toISOString() ?? NO_EXPIRY,
+        ...expiresWhatTag(platform, expiries),
+      };
+      const summary: CredentialSummary = { tenant, credential: id, kind, environment, expires_at: expiresAt?.toISOString() ?? null };
+      return { value: body, tags, summary };
     };
-    await this.store.put(name, body, tags);
-    return { tenant, credential: id, kind, environment, expires_at: expiresAt?.toISOString() ?? null };
+    if (this.store.update) {
+      let summary: CredentialSummary | undefined;
+      await this.store.update(name, async (secret, tags) => {
+        const r = await compute(secret, tags);
+        summary = r.summary;
+        return r;
+      });
+      return summary as CredentialSummary;
+    }
+    const r = await compute(await this.store.get(name), undefined);
+    await this.store.put(name, r.value, r.tags);
+    return r.summary;
   }
 
   /** Throws unknown_tenant / unknown_credential / credential_incomplete. */
@@ -161,20 +191,22 @@ export class Credentials {
    * tag (a placeholder declared by the stack has only the tag). Undefined when neither
    * names one of the platform's environments.
    */
-  private async storedEnvironment(name: string, platform: Platform, body: { environment?: unknown } | undefined): Promise<Environment | undefined> {
+  private async storedEnvironment(name: string, platform: Platform, body: { environment?: unknown } | undefined, known?: Tags): Promise<Environment | undefined> {
     const valid = (e: unknown): e is Environment => typeof e === 'string' && platform.environments.includes(e as Environment);
     if (valid(body?.environment)) return body.environment;
-    const tagged = (await this.store.tags(name))?.[TAG.environment];
+    const tagged = (known ?? (await this.store.tags(name)))?.[TAG.environment];
     return valid(tagged) ? tagged : undefined;
   }
 
-  async list(tenant?: string): Promise<CredentialSummary[]> {
+  /**
+   * Every credential (of one tenant, or all) from tags alone: nothing is decrypted. A
+   * record that cannot be read is left out and named in `errors`; the rest is listed.
+   */
+  async list(tenant?: string): Promise<CredentialList> {
     const prefix = tenant ? `${CREDENTIAL_PREFIX}${parseTenantId(tenant)}/` : CREDENTIAL_PREFIX;
     const out: CredentialSummary[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await this.store.list({ prefix, ...(nextToken ? { nextToken } : {}) });
-      for (const { name, tags } of page.items) {
+    const { errors } = await scanSecrets(this.store, prefix, (items) => {
+      for (const { name, tags } of items) {
         const [, t = '', c = ''] = name.split('/');
         const expires = tags[TAG.expiresAt];
         out.push({
@@ -185,9 +217,9 @@ export class Credentials {
           expires_at: expires && expires !== NO_EXPIRY ? expires : null,
         });
       }
-      nextToken = page.nextToken;
-    } while (nextToken);
-    return out.sort((a, b) => a.tenant.localeCompare(b.tenant) || a.credential.localeCompare(b.credential));
+    });
+    out.sort((a, b) => a.tenant.localeCompare(b.tenant) || a.credential.localeCompare(b.credential));
+    return Object.assign(out, { errors });
   }
 
   /** The record with every secret field replaced, for display. */
@@ -203,4 +235,111 @@ export class Credentials {
 
 export function earliest(expiries: Expiry[]): Date | undefined {
   return expiries.reduce<Date | undefined>((min, e) => (!min || e.at < min ? e.at : min), undefined);
+}
+
+/**
+ * The `sesame:expires-what` tag for a credential's expiries: which of the platform's
+ * names expires first (`none` without a date), so that the expiry report and the alerts
+ * can say what expires without decrypting the credential.
+ */
+export function expiresWhatTag(platform: Platform, expiries: Expiry[]): Tags {
+  const soonest = earliest(expiries);
+  const what = expiries.find((e) => e.at.getTime() === soonest?.getTime())?.what;
+  const key = what && Object.entries(platform.names.expiries).find(([, n]) => n.en === what.en)?.[0];
+  return { [TAG.expiresWhat]: key ?? NO_EXPIRY };
+}
+
+/** What a failure says about one record: its code and words safe to print, never a value. */
+export function recordError(secret: string, err: unknown): RecordError {
+  if (err instanceof SesameError) return { secret, code: err.code, detail: err.message };
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (typeof e?.syscall === 'string' && typeof e.code === 'string') return { secret, code: 'internal', detail: `${e.syscall} failed: ${e.code}` };
+  // An AWS error's name says what went wrong (AccessDeniedException, DecryptionFailure…); its message could quote more.
+  return { secret, code: 'internal', detail: err instanceof Error ? err.name : typeof err };
+}
+
+/** A store error that concerns one record (an edited or unreadable file), not the store as a whole. */
+function oneRecord(err: unknown): boolean {
+  if (isSesameError(err, 'store_corrupt')) return true;
+  const e = err as NodeJS.ErrnoException | undefined;
+  return (e?.syscall === 'open' || e?.syscall === 'read') && ['EACCES', 'EPERM', 'EISDIR', 'EIO'].includes(e.code ?? '');
+}
+
+/** What secret names are made of (ids are [a-z0-9-], parts joined by "/"). */
+const NAME_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789-/';
+/** How many extra store calls narrowing down unreadable records may take, per scan. */
+const NARROWING_BUDGET = 4000;
+
+/**
+ * Every secret under `prefix`, in `ListSecrets` pages of 100, handed to `onItems`. A
+ * store may fail a whole page for one unreadable record (the local store does, for an
+ * edited file): the page is then narrowed down by longer prefixes until the records
+ * that fail are found, and they come back as `errors` while the others are read. Any
+ * other failure (the store unreachable, access denied) is thrown.
+ */
+export async function scanSecrets(
+  store: SecretStore,
+  prefix: string,
+  onItems: (items: { name: string; tags: Tags }[]) => Promise<void> | void,
+): Promise<{ pages: number; errors: RecordError[] }> {
+  const seen = new Set<string>();
+  const errors: RecordError[] = [];
+  let pages = 0;
+  let budget = NARROWING_BUDGET;
+  const deliver = async (items: { name: string; tags: Tags }[]) => {
+    const fresh = items.filter((i) => !seen.has(i.name));
+    for (const i of fresh) seen.add(i.name);
+    if (fresh.length > 0) await onItems(fresh);
+  };
+  type First = { page: SecretListing } | { failed: unknown };
+  const first = async (p: string): Promise<First> => {
+    try {
+      return { page: await store.list({ prefix: p, pageSize: 100 }) };
+    } catch (err) {
+      if (!oneRecord(err)) throw err;
+      return { failed: err };
+    }
+  };
+  /** The rest of a listing whose first page was read; a later page that fails is narrowed down too. */
+  const rest = async (p: string, page: SecretListing): Promise<void> => {
+    for (;;) {
+      pages += 1;
+      await deliver(page.items);
+      const nextToken = page.nextToken;
+      if (!nextToken) return;
+      try {
+        page = await store.list({ prefix: p, pageSize: 100, nextToken });
+      } catch (err) {
+        if (!oneRecord(err)) throw err;
+        await narrow(p, err);
+        return;
+      }
+    }
+  };
+  const walk = async (p: string, got: First): Promise<void> => ('page' in got ? rest(p, got.page) : narrow(p, got.failed));
+  const narrow = async (p: string, err: unknown): Promise<void> => {
+    if (budget < NAME_CHARS.length + 1) {
+      errors.push(recordError(`${p}*`, err));
+      return;
+    }
+    budget -= NAME_CHARS.length + 1;
+    const before = errors.length;
+    const longer: [string, First][] = [];
+    for (const c of NAME_CHARS) longer.push([p + c, await first(p + c)]);
+    // Not one longer prefix can be listed, not even an empty one: the store as a whole
+    // fails (a wrong key, say), which is no record's fault.
+    if (longer.every(([, got]) => 'failed' in got)) throw err;
+    for (const [q, got] of longer) await walk(q, got);
+    // `p` itself may be a secret: no longer prefix lists it.
+    try {
+      const tags = await store.tags(p);
+      if (tags) await deliver([{ name: p, tags }]);
+    } catch (e) {
+      if (oneRecord(e)) errors.push(recordError(p, e));
+    }
+    // Nothing found to blame: say that this part of the listing could not be read.
+    if (errors.length === before) errors.push(recordError(`${p}*`, err));
+  };
+  await walk(prefix, await first(prefix));
+  return { pages, errors };
 }

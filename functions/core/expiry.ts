@@ -1,16 +1,17 @@
-import { credentialSecretName, CREDENTIAL_PREFIX, earliest, NO_EXPIRY, TAG, type Credentials } from './credentials.ts';
-import { describeError } from './errors.ts';
+import { credentialSecretName, CREDENTIAL_PREFIX, earliest, NO_EXPIRY, recordError, scanSecrets, TAG, type Credentials, type RecordError } from './credentials.ts';
+import { describeError, SesameError } from './errors.ts';
 import { platformOf } from './platforms/index.ts';
-import type { Expiry } from './platforms/types.ts';
+import type { ExpiryName, Platform } from './platforms/types.ts';
 import type { Clock, Log, Notification, Notifier, SecretStore, Tags } from './ports.ts';
 import type { Tenants } from './tenants.ts';
-import type { Text } from './text.ts';
 
 /**
- * The expiry watch. It reads tags only (`ListSecrets` pages of 100), decides from
- * them whether an alert is due, and decrypts a credential only to say exactly what
- * expires when one is. Alert state lives in tags too, so every run starts from what
- * the previous one did.
+ * The expiry watch. It reads tags only (`ListSecrets` pages of 100) and decides from
+ * them whether an alert is due and what expires (`sesame:expires-at`,
+ * `sesame:expires-what`). It decrypts a credential only when an alert is due and the
+ * tags cannot say what expires (a certificate or its chain, written before the
+ * `sesame:expires-what` tag existed). Alert state lives in tags too, so every run
+ * starts from what the previous one did.
  */
 export const DEFAULT_THRESHOLDS = [60, 30, 14, 7, 3, 1, 0] as const;
 export const ALERT_TAG = {
@@ -70,16 +71,83 @@ export function alertDue(tags: Tags, now: Date, thresholds: readonly number[] = 
 
 const iso = (d: Date) => d.toISOString().slice(0, 10);
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+const dated = (expires: string | undefined): expires is string => !!expires && expires !== NO_EXPIRY && !Number.isNaN(Date.parse(expires));
+
+/** The name used when a credential has no end date, or when nothing more precise is known. */
+export function genericName(platform: Platform): ExpiryName {
+  return { fr: `identifiant ${platform.title.fr}`, en: `${platform.title.en} credential`, short: `${platform.names.short} credential` };
+}
+
+/**
+ * What expires, from a credential's tags alone: its `sesame:expires-what` tag, else the
+ * platform's only name when it has one. Undefined when only the secret can say (a
+ * certificate or its chain, for a credential written before that tag existed).
+ */
+export function nameFromTags(platform: Platform, tags: Tags): ExpiryName | undefined {
+  if (!dated(tags[TAG.expiresAt])) return genericName(platform);
+  const names = platform.names.expiries;
+  const key = tags[TAG.expiresWhat];
+  if (key && Object.hasOwn(names, key)) return names[key];
+  const all = Object.values(names);
+  return all.length === 1 ? all[0] : undefined;
+}
+
+export const SUBJECT_MAX = 100;
+
+/** How a subject ends: the days left, or since when it has expired. Always whole. */
+export function subjectTail(due: Due): string {
+  if (due.type === 'threshold') return `expires in ${due.daysLeft} day${due.daysLeft > 1 ? 's' : ''}`;
+  if (due.type === 'expired') return due.daysAgo === 0 ? 'has expired today' : `expired ${due.daysAgo} day${due.daysAgo > 1 ? 's' : ''} ago`;
+  return 'has no end date recorded';
+}
+
+/** An id cut to whole words (its "-" parts) from the start, `-…` marking what is left out. */
+function leadingWords(id: string, max: number): string {
+  if (id.length <= max) return id;
+  let kept = '';
+  for (const word of id.split('-')) {
+    const next = kept ? `${kept}-${word}` : word;
+    if (next.length + 2 > max) break;
+    kept = next;
+  }
+  return kept ? `${kept}-…` : '…';
+}
+
+/** `tenant/credential` within `room` characters: whole when it fits, else each id cut to its leading words. */
+function fitReference(tenant: string, credential: string, room: number): string {
+  if (tenant.length + 1 + credential.length <= room) return `${tenant}/${credential}`;
+  const half = Math.floor((room - 1) / 2);
+  if (credential.length <= half) return `${leadingWords(tenant, room - 1 - credential.length)}/${credential}`;
+  if (tenant.length <= half) return `${tenant}/${leadingWords(credential, room - 1 - tenant.length)}`;
+  const c = leadingWords(credential, room - 1 - leadingWords(tenant, half).length);
+  // What the credential did not use goes back to the tenant.
+  return `${leadingWords(tenant, room - 1 - c.length)}/${c}`;
+}
+
+/**
+ * The subject, within 100 characters and never cut inside a word. It always ends with
+ * the days left (or since when it expired). What gives way, in order: the long name of
+ * what expires becomes its short one, then goes; then, only for ids too long to fit
+ * together (two ids of 64 characters cannot), each id keeps its leading words.
+ */
+export function alertSubject(input: { what: ExpiryName; tenant: string; credential: string; due: Due }): string {
+  const { what, tenant, credential, due } = input;
+  const tail = subjectTail(due);
+  const reference = `${tenant}/${credential}`;
+  for (const name of [what.en, what.short]) {
+    const subject = `[Sesame] ${name} of ${reference} ${tail}`;
+    if (subject.length <= SUBJECT_MAX) return subject;
+  }
+  const room = SUBJECT_MAX - `[Sesame]  ${tail}`.length;
+  return `[Sesame] ${fitReference(tenant, credential, room)} ${tail}`;
+}
 
 /** The message: subject within 100 characters, French then English, with the platform's renewal steps. */
-export function expiryNotification(input: { tenant: string; tenantName?: string; credential: string; kind: string; what: Text; at?: Date; due: Due }): Notification {
+export function expiryNotification(input: { tenant: string; tenantName?: string; credential: string; kind: string; what: ExpiryName; at?: Date; due: Due }): Notification {
   const { tenant, credential, kind, what, at, due } = input;
   const platform = platformOf(kind);
   const who = `${tenant}${input.tenantName && input.tenantName !== tenant ? ` (${input.tenantName})` : ''}`;
-  const subjectTail =
-    due.type === 'threshold' ? `expires in ${due.daysLeft} day${due.daysLeft > 1 ? 's' : ''}` : due.type === 'expired' ? (due.daysAgo === 0 ? 'has expired today' : `expired ${due.daysAgo} day${due.daysAgo > 1 ? 's' : ''} ago`) : 'has no end date recorded';
-  const base = `[Sesame] ${what.en} of ${tenant}/${credential} ${subjectTail}`;
-  const subject = base.length <= 100 ? base : `${base.slice(0, 99)}…`;
+  const subject = alertSubject({ what, tenant, credential, due });
   const day = iso(at ?? new Date(0));
   const text = {
     fr: {
@@ -116,38 +184,70 @@ export interface ExpiryDeps {
   store: SecretStore;
   credentials: Credentials;
   tenants: Tenants;
-  notifier: Notifier;
+  /** Needed unless dryRun. */
+  notifier?: Notifier | undefined;
   clock: Clock;
   log: Log;
   thresholds?: readonly number[];
+  /** Decide and say what would be sent, but publish nothing and write no tag. */
+  dryRun?: boolean;
+}
+
+/** One alert sent (or, in a dry run, that would be). */
+export interface ExpiryAlert {
+  tenant: string;
+  credential: string;
+  kind: string;
+  severity: Severity;
+  subject: string;
 }
 
 export interface ExpirySummary {
   at: string;
+  /** True when nothing was published nor recorded: `alerts` are what would have been sent. */
+  dry_run: boolean;
   checked: number;
   alerting: number;
+  /** How many records could not be read or alerted (the scheduled function's metric); `failures` says which. */
   errors: number;
   pages: number;
+  alerts: ExpiryAlert[];
+  failures: RecordError[];
 }
 
-/** What expires soonest for a credential, from its decrypted fields; a generic label when it cannot be read. */
-async function whatExpires(deps: Pick<ExpiryDeps, 'credentials' | 'clock'>, tenant: string, credential: string, kind: string, expiresAt: string | undefined): Promise<Text> {
-  const generic = { fr: `identifiant ${platformOf(kind).title.fr}`, en: `${platformOf(kind).title.en} credential` };
-  if (!expiresAt || expiresAt === NO_EXPIRY) return generic;
+/**
+ * What expires for a credential with an alert due: from its tags, else (a certificate
+ * or its chain, without the `sesame:expires-what` tag) from its decrypted fields. A
+ * secret that cannot be read still gets its alert, with the platform's usual name, and
+ * is named as an error.
+ */
+async function whatExpires(deps: Pick<ExpiryDeps, 'credentials' | 'clock'>, platform: Platform, name: string, tags: Tags): Promise<{ what: ExpiryName; error?: RecordError }> {
+  const fromTags = nameFromTags(platform, tags);
+  if (fromTags) return { what: fromTags };
+  const usual = Object.values(platform.names.expiries)[0] ?? genericName(platform);
+  const [, tenant = '', credential = ''] = name.split('/');
   try {
     const c = await deps.credentials.findForUpdate(tenant, credential);
-    if (!c?.fields) return generic;
-    const list: Expiry[] = c.platform.expiries(c.fields, { tenant, credential, environment: c.environment, clock: deps.clock });
+    if (!c?.fields) return { what: usual };
+    const list = c.platform.expiries(c.fields, { tenant, credential, environment: c.environment, clock: deps.clock });
     const soonest = earliest(list);
-    return list.find((e) => e.at.getTime() === soonest?.getTime())?.what ?? generic;
-  } catch {
-    return generic;
+    const en = list.find((e) => e.at.getTime() === soonest?.getTime())?.what.en;
+    return { what: Object.values(platform.names.expiries).find((n) => n.en === en) ?? usual };
+  } catch (err) {
+    return { what: usual, error: recordError(name, err) };
   }
 }
 
 export async function runExpiryCheck(deps: ExpiryDeps): Promise<ExpirySummary> {
   const now = deps.clock.now();
-  const summary: ExpirySummary = { at: now.toISOString(), checked: 0, alerting: 0, errors: 0, pages: 0 };
+  const dryRun = deps.dryRun === true;
+  const notifier = deps.notifier;
+  if (!dryRun && !notifier) throw new SesameError('invalid_request', 'the expiry check has nowhere to publish alerts: no alerts topic configured');
+  const summary: ExpirySummary = { at: now.toISOString(), dry_run: dryRun, checked: 0, alerting: 0, errors: 0, pages: 0, alerts: [], failures: [] };
+  const fail = (error: RecordError) => {
+    summary.failures.push(error);
+    deps.log.error('expiry check failed for one credential', { ...error });
+  };
   // A tenant's name is read once per run, however many of its credentials are due.
   const names = new Map<string, Promise<string | undefined>>();
   const nameOf = (tenant: string) => {
@@ -158,34 +258,37 @@ export async function runExpiryCheck(deps: ExpiryDeps): Promise<ExpirySummary> {
     }
     return p;
   };
-  let nextToken: string | undefined;
-  do {
-    const page = await deps.store.list({ prefix: CREDENTIAL_PREFIX, pageSize: 100, ...(nextToken ? { nextToken } : {}) });
-    summary.pages += 1;
-    for (const { name, tags } of page.items) {
+  const scan = await scanSecrets(deps.store, CREDENTIAL_PREFIX, async (items) => {
+    for (const { name, tags } of items) {
       summary.checked += 1;
       try {
         const decision = alertDue(tags, now, deps.thresholds);
         if (!decision) continue;
         const [, tenant = '', credential = ''] = name.split('/');
         const kind = tags[TAG.kind] ?? '';
+        const platform = platformOf(kind);
         const expiresAt = tags[TAG.expiresAt];
-        const what = await whatExpires(deps, tenant, credential, kind, expiresAt);
+        const { what, error } = await whatExpires(deps, platform, name, tags);
+        if (error) fail(error);
         const tenantName = await nameOf(tenant);
-        await deps.notifier.publish(
-          expiryNotification({ tenant, credential, kind, what, due: decision.due, ...(tenantName ? { tenantName } : {}), ...(expiresAt && expiresAt !== NO_EXPIRY ? { at: new Date(expiresAt) } : {}) }),
-        );
-        // After the alert: a failure here repeats the alert tomorrow rather than losing it.
-        await deps.store.tag(credentialSecretName(tenant, credential), decision.next);
+        const n = expiryNotification({ tenant, credential, kind, what, due: decision.due, ...(tenantName ? { tenantName } : {}), ...(dated(expiresAt) ? { at: new Date(expiresAt) } : {}) });
+        if (!dryRun) {
+          await (notifier as Notifier).publish(n);
+          // After the alert: a failure here repeats the alert tomorrow rather than losing it.
+          await deps.store.tag(credentialSecretName(tenant, credential), decision.next);
+        }
         summary.alerting += 1;
+        summary.alerts.push({ tenant, credential, kind, severity: n.attributes.severity, subject: n.subject });
       } catch (err) {
-        summary.errors += 1;
-        deps.log.error('expiry check failed for one credential', { secret: name, ...describeError(err) });
+        fail(recordError(name, err));
+        if (!(err instanceof SesameError)) deps.log.error('expiry check: unexpected failure', { secret: name, ...describeError(err) });
       }
     }
-    nextToken = page.nextToken;
-  } while (nextToken);
-  deps.log.info('expiry check done', { ...summary });
+  });
+  summary.pages = scan.pages;
+  for (const error of scan.errors) fail(error);
+  summary.errors = summary.failures.length;
+  deps.log.info('expiry check done', { at: summary.at, dry_run: dryRun, checked: summary.checked, alerting: summary.alerting, errors: summary.errors, pages: summary.pages });
   return summary;
 }
 
@@ -199,28 +302,38 @@ export interface ExpiryRow {
   status: 'ok' | Severity | 'no date';
 }
 
-/** Every credential with what expires first, soonest first; those without a date last. */
-export async function expiryReport(deps: Pick<ExpiryDeps, 'store' | 'credentials' | 'clock' | 'thresholds'>, at: Date): Promise<ExpiryRow[]> {
+export interface ExpiryReport {
+  at: string;
+  /** Soonest first; those without a date last. */
+  credentials: ExpiryRow[];
+  /** The records that could not be read, left out of `credentials`. */
+  errors: RecordError[];
+}
+
+/**
+ * Every credential with what expires first, from tags alone: nothing is decrypted. A
+ * certificate credential written before the `sesame:expires-what` tag existed shows its
+ * platform's usual item (the certificate) until its next write.
+ */
+export async function expiryReport(deps: { store: SecretStore; thresholds?: readonly number[] | undefined }, at: Date): Promise<ExpiryReport> {
   const rows: ExpiryRow[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await deps.store.list({ prefix: CREDENTIAL_PREFIX, pageSize: 100, ...(nextToken ? { nextToken } : {}) });
-    for (const { name, tags } of page.items) {
+  const { errors } = await scanSecrets(deps.store, CREDENTIAL_PREFIX, (items) => {
+    for (const { name, tags } of items) {
       const [, tenant = '', credential = ''] = name.split('/');
       const kind = tags[TAG.kind] ?? 'unknown';
       const expires = tags[TAG.expiresAt];
-      const dated = expires && expires !== NO_EXPIRY && !Number.isNaN(Date.parse(expires));
-      const daysLeft = dated ? Math.ceil((Date.parse(expires) - at.getTime()) / DAY) : null;
+      const daysLeft = dated(expires) ? Math.ceil((Date.parse(expires) - at.getTime()) / DAY) : null;
       let what = '-';
       try {
-        what = (await whatExpires({ credentials: deps.credentials, clock: { now: () => at } }, tenant, credential, kind, expires)).en;
+        const platform = platformOf(kind);
+        what = (nameFromTags(platform, tags) ?? Object.values(platform.names.expiries)[0] ?? genericName(platform)).en;
       } catch {
-        what = '-';
+        // An unknown kind: listed all the same, with nothing to say of what expires.
       }
       const status: ExpiryRow['status'] = daysLeft === null ? 'no date' : daysLeft <= 0 ? 'expired' : (crossedThreshold(daysLeft, deps.thresholds ?? DEFAULT_THRESHOLDS)?.severity ?? 'ok');
-      rows.push({ tenant, credential, kind, what, expires_at: dated ? new Date(expires).toISOString() : null, days_left: daysLeft, status });
+      rows.push({ tenant, credential, kind, what, expires_at: dated(expires) ? new Date(expires).toISOString() : null, days_left: daysLeft, status });
     }
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return rows.sort((a, b) => (a.days_left ?? Number.POSITIVE_INFINITY) - (b.days_left ?? Number.POSITIVE_INFINITY) || a.tenant.localeCompare(b.tenant) || a.credential.localeCompare(b.credential));
+  });
+  rows.sort((a, b) => (a.days_left ?? Number.POSITIVE_INFINITY) - (b.days_left ?? Number.POSITIVE_INFINITY) || a.tenant.localeCompare(b.tenant) || a.credential.localeCompare(b.credential));
+  return { at: at.toISOString(), credentials: rows, errors };
 }

@@ -39,3 +39,39 @@ export function parseCredentialId(value: unknown, kinds: readonly string[]): { i
   }
   return { id: value, kind };
 }
+
+/** Luhn over a string of digits: the rightmost digit is the check digit. */
+function luhn(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2 === 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+/** La Poste's SIREN: its establishments' SIRETs do not follow Luhn (INSEE's exception). */
+export const LA_POSTE_SIREN = '356000000';
+
+/** A French SIREN (9 digits, Luhn check digit). */
+export const isValidSiren = (v: string): boolean => /^\d{9}$/.test(v) && luhn(v);
+
+/**
+ * A French SIRET (14 digits: SIREN + NIC). Luhn, except La Poste's establishments,
+ * whose digits add up to a multiple of 5 (its head office, 35600000000048, passes Luhn).
+ */
+export function isValidSiret(v: string): boolean {
+  if (!/^\d{14}$/.test(v)) return false;
+  if (luhn(v)) return true;
+  return v.startsWith(LA_POSTE_SIREN) && [...v].reduce((s, c) => s + Number(c), 0) % 5 === 0;
+}
+
+/** A Belgian company number (BCE/KBO, 10 digits starting with 0 or 1): the last two are 97 − (the first eight mod 97). */
+export function isValidBce(v: string): boolean {
+  if (!/^[01]\d{9}$/.test(v)) return false;
+  return (Number(v.slice(0, 8)) + Number(v.slice(8))) % 97 === 0;
+}

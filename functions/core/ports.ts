@@ -36,7 +36,22 @@ export interface SecretStore {
   /** The secret's tags, without reading its value; undefined when it does not exist. */
   tags(name: string): Promise<Tags | undefined>;
   list(options: { prefix: string; nextToken?: string; pageSize?: number }): Promise<SecretListing>;
+  /**
+   * A read-modify-write that no other writer can interleave with (the local store, shared
+   * by several processes). `fn` sees the current version and tags and returns what to
+   * write, or undefined to write nothing. Stores without it are written with get then put.
+   */
+  update?(name: string, fn: SecretUpdater): Promise<{ version: string } | undefined>;
 }
+
+/** What update() may return: the new value, and tags merged into the existing ones as put() does. */
+export interface SecretUpdate {
+  value: unknown;
+  tags?: Tags;
+}
+
+export type SecretUpdater = (current: SecretVersion | undefined, tags: Tags | undefined) => SecretUpdate | undefined | Promise<SecretUpdate | undefined>;
+
 
 export interface HttpRequest {
   method: 'GET' | 'POST';

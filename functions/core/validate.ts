@@ -1,10 +1,36 @@
 import type { z } from 'zod';
 import { SesameError, type ErrorCode } from './errors.ts';
 
+const EXPECTED: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+  bigint: 'an integer',
+  array: 'an array',
+  tuple: 'an array',
+  object: 'an object',
+  record: 'an object',
+  map: 'an object',
+  date: 'a date',
+  null: 'null',
+};
+
+/** Whether the input holds something at this path (zod 4 issues no longer carry the input). */
+function present(input: unknown, path: readonly PropertyKey[]): boolean {
+  let v: unknown = input;
+  for (const key of path) {
+    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, key)) return false;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v !== undefined;
+}
+
 /**
  * Parses with a zod schema and turns the first issue into a SesameError naming the
  * field. Zod messages describe the expectation, never the input value, so they are
- * safe for secret fields.
+ * safe for secret fields. A missing field "is required"; a field of the wrong type
+ * "must be a string" (or the type expected).
  */
 export function validate<T>(schema: z.ZodType<T>, input: unknown, label: string, code: ErrorCode = 'invalid_request'): T {
   const result = schema.safeParse(input);
@@ -13,13 +39,15 @@ export function validate<T>(schema: z.ZodType<T>, input: unknown, label: string,
   const path = issue?.path.map(String).join('.') ?? '';
   const keys = issue && 'keys' in issue && Array.isArray(issue.keys) ? (issue.keys as string[]) : [];
   const field = keys.length > 0 ? keys.join(', ') : path;
-  const message =
-    issue?.code === 'unrecognized_keys'
-      ? `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`
-      : issue?.code === 'invalid_type' && issue.input === undefined
-        ? `field "${path}" is required`
-        : `field "${path}" ${issue?.message ?? 'is invalid'}`;
-  throw new SesameError(code, `${label}: ${path === '' && issue?.code !== 'unrecognized_keys' ? (issue?.message ?? 'invalid') : message}`, {
-    details: { field },
-  });
+  let message: string;
+  if (issue?.code === 'unrecognized_keys') {
+    message = `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`;
+  } else if (issue?.code === 'invalid_type') {
+    const expected = EXPECTED[issue.expected] ?? `of type ${issue.expected}`;
+    const what = path === '' ? 'must be' : `field "${path}" must be`;
+    message = path !== '' && !present(input, issue.path) ? `field "${path}" is required` : `${what} ${expected}`;
+  } else {
+    message = path === '' ? (issue?.message ?? 'invalid') : `field "${path}" ${issue?.message ?? 'is invalid'}`;
+  }
+  throw new SesameError(code, `${label}: ${message}`, { details: { field } });
 }

@@ -38,8 +38,8 @@ export async function seedDemo(system: System): Promise<Demo> {
   });
 
   const { tenants, credentials, apps } = system;
-  await tenants.put({ id: DEMO_TENANTS.cfa, name: 'CFA Démo Paris', siret: '12345678900011', alert_emails: ['alertes@cfa-demo.example'] });
-  await tenants.put({ id: DEMO_TENANTS.mandataire, name: 'Secrétariat social Démo', bce: '0123456789', alert_emails: ['ops@secretariat-demo.example'] });
+  await tenants.put({ id: DEMO_TENANTS.cfa, name: 'CFA Démo Paris', siret: '12345678200010', alert_emails: ['alertes@cfa-demo.example'] });
+  await tenants.put({ id: DEMO_TENANTS.mandataire, name: 'Secrétariat social Démo', bce: '0123456749', alert_emails: ['ops@secretariat-demo.example'] });
 
   const inMonths = (m: number) => new Date(system.clock.now().getTime() + m * 30 * 86_400_000).toISOString().slice(0, 10);
   await credentials.set({

@@ -2,8 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { System } from '../adapters/system.ts';
-import { makeAuthorizerHandler, type AuthorizerResult } from '../authorizer/authorizer.ts';
-import { TtlCache } from '../core/cache.ts';
+import { makeAuthorizerHandler } from '../authorizer/authorizer.ts';
 import { matchRoute, MAX_BODY_BYTES, problemResponse } from '../core/api.ts';
 import { describeError, SesameError } from '../core/errors.ts';
 import { makeTokenHandler, type TokenEvent } from '../token/token.ts';
@@ -74,22 +73,13 @@ function toEvent(req: IncomingMessage, url: URL, body: string): TokenEvent {
   } as TokenEvent;
 }
 
-export async function startLocalServer(system: System, options: { port?: number; host?: string; authorizerCacheSeconds?: number } = {}): Promise<LocalServer> {
+export async function startLocalServer(system: System, options: { port?: number; host?: string } = {}): Promise<LocalServer> {
   const host = options.host ?? '127.0.0.1';
   const tokenHandler = makeTokenHandler(system.api);
-  const authorizerHandler = makeAuthorizerHandler(system.apps, system.log, system.appLookup);
-  // API Gateway caches the authorizer's verdict per Authorization header (5 minutes in the
-  // stack); locally the same, for a shorter time so that a revoked key stops working soon.
-  const verdicts = new TtlCache<AuthorizerResult>(system.clock, 10_000);
-  const verdictTtl = (options.authorizerCacheSeconds ?? 30) * 1000;
-  const authorize = async (event: TokenEvent): Promise<AuthorizerResult> => {
-    const header = event.headers.authorization ?? '';
-    const hit = verdicts.get(header);
-    if (hit) return hit;
-    const verdict = await authorizerHandler(event);
-    verdicts.set(header, verdict, verdictTtl);
-    return verdict;
-  };
+  // Unlike API Gateway, no verdict cache: every request is checked against the app record,
+  // which system.appLookup re-reads as soon as it changes (`sesame app revoke` in another
+  // process holds from the next request). A verdict costs a SHA-256 and, locally, one stat.
+  const authorize = makeAuthorizerHandler(system.apps, system.log, system.appLookup);
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', `http://${host}`);

@@ -76,6 +76,15 @@ describe('AwsSecretStore sends exactly these commands', () => {
     expect(sm).not.toHaveReceivedCommand(CreateSecretCommand);
   });
 
+  it('still writes an existing secret when the principals cannot be found, without touching its policy', async () => {
+    sm.on(PutSecretValueCommand).resolves({ VersionId: 'v3' });
+    const unknown = async () => {
+      throw new Error('no stack');
+    };
+    expect(await new AwsSecretStore(client, { creation: unknown }).put('sesame/acme/fla', { a: 3 })).toEqual({ version: 'v3' });
+    expect(sm).not.toHaveReceivedCommand(PutResourcePolicyCommand);
+  });
+
   it('writes a new version of an existing secret, then its tags', async () => {
     sm.on(PutSecretValueCommand).resolves({ VersionId: 'v2' });
     sm.on(TagResourceCommand).resolves({});

@@ -306,7 +306,14 @@ const credentialTags = (tenant: string, credential: string, kind: string, enviro
   'sesame:kind': kind,
   'sesame:environment': environment,
   'sesame:expires-at': expiresAt,
+  // What expires, in words the report can use without decrypting (its values: test/core/expiry-report.test.ts).
+  'sesame:expires-what': expect.any(String),
 });
+/** The tags of a credential seeded through the SDK, as an older Sesame wrote them (no sesame:expires-what). */
+const seededTags = (tenant: string, credential: string, kind: string, environment: string, expiresAt: string) => {
+  const { 'sesame:expires-what': _what, ...rest } = credentialTags(tenant, credential, kind, environment, expiresAt);
+  return rest;
+};
 
 // =======================================================================================
 
@@ -314,17 +321,17 @@ describe('sesame --aws tenant', () => {
   it('tenant add writes sesame-tenants/{tenant} with the record as its body and tenant tags, and tenant list reads it back', async () => {
     const d = await deploy();
     const [paris, lyon] = await Promise.all([
-      sesame(['tenant', 'add', 'cfa-paris', '--name', 'CFA Paris', '--siret', '123 456 789 00011', '--alert-email', 'a@cfa.example', '--alert-email', 'b@cfa.example'], { env: explicit(d) }),
-      sesame(['tenant', 'add', 'cfa-lyon', '--bce', '0123.456.789', '--json'], { env: explicit(d) }),
+      sesame(['tenant', 'add', 'cfa-paris', '--name', 'CFA Paris', '--siret', '123 456 782 00010', '--alert-email', 'a@cfa.example', '--alert-email', 'b@cfa.example'], { env: explicit(d) }),
+      sesame(['tenant', 'add', 'cfa-lyon', '--bce', '0123.456.749', '--json'], { env: explicit(d) }),
     ]);
     expect(expectOk(paris).stdout).toBe('added tenant cfa-paris\n');
-    expect(JSON.parse(expectOk(lyon).stdout)).toMatchObject({ id: 'cfa-lyon', name: 'cfa-lyon', bce: '0123456789', created: true });
+    expect(JSON.parse(expectOk(lyon).stdout)).toMatchObject({ id: 'cfa-lyon', name: 'cfa-lyon', bce: '0123456749', created: true });
 
     const state = await secretState('sesame-tenants/cfa-paris');
     expect(state.value).toEqual({
       id: 'cfa-paris',
       name: 'CFA Paris',
-      siret: '12345678900011',
+      siret: '12345678200010',
       alert_emails: ['a@cfa.example', 'b@cfa.example'],
       created_at: expect.any(String),
       updated_at: state.value.created_at,
@@ -336,17 +343,20 @@ describe('sesame --aws tenant', () => {
 
     const list = await sesame(['tenant', 'list', '--json'], { env: explicit(d) });
     expect(JSON.parse(expectOk(list).stdout)).toEqual([
-      { id: 'cfa-lyon', name: 'cfa-lyon', bce: '0123456789', alert_emails: [], created_at: expect.any(String), updated_at: expect.any(String) },
+      { id: 'cfa-lyon', name: 'cfa-lyon', bce: '0123456749', alert_emails: [], created_at: expect.any(String), updated_at: expect.any(String) },
       state.value,
     ]);
   });
 
-  it('tenant add on an existing tenant says updated and writes a new version, keeping created_at and the old record as AWSPREVIOUS', async () => {
+  it('tenant set on an existing tenant says updated and writes a new version, keeping created_at and the old record as AWSPREVIOUS', async () => {
     const d = await deploy();
     await seedTenant(d, 'cfa-paris', { name: 'CFA Paris' });
     const first = await secretState('sesame-tenants/cfa-paris');
-    const again = await sesame(['tenant', 'add', 'cfa-paris', '--name', 'CFA de Paris'], { env: explicit(d) });
-    expect(expectOk(again).stdout).toBe('updated tenant cfa-paris\n');
+    const refused = await sesame(['tenant', 'add', 'cfa-paris', '--name', 'CFA de Paris'], { env: explicit(d) });
+    expect(refused.code).toBe(1);
+    expect((await secretState('sesame-tenants/cfa-paris')).versions).toHaveLength(1);
+    const again = await sesame(['tenant', 'set', 'cfa-paris', '--name', 'CFA de Paris'], { env: explicit(d) });
+    expect(expectOk(again).stdout).toBe('updated tenant cfa-paris: name\n');
     const after = await secretState('sesame-tenants/cfa-paris');
     expect(after.value).toMatchObject({ name: 'CFA de Paris', created_at: first.value.created_at });
     expect(after.versions).toHaveLength(2);
@@ -587,7 +597,7 @@ describe('sesame --aws token', () => {
 describe('sesame --aws fla keygen and credential import-p12', () => {
   it('fla keygen stores the private key in the secret only, writes the .cer, and records the certificate SHA-256 in the body', async () => {
     const d = await deploy();
-    await seedTenant(d, 'cfa-bxl', { name: 'CFA Bruxelles', bce: '0123456789' });
+    await seedTenant(d, 'cfa-bxl', { name: 'CFA Bruxelles', bce: '0123456749' });
     const cer = join(work, 'keygen.cer');
     const r = await sesame(['fla', 'keygen', 'cfa-bxl', 'fla-employer', '--alg', 'ES384', '--quality', 'employer', '--env', 'acceptance', '--out', cer, '--json'], { env: explicit(d) });
     const out = JSON.parse(expectOk(r).stdout);
@@ -638,6 +648,7 @@ describe('sesame --aws fla keygen and credential import-p12', () => {
       expires_at: end.toISOString(),
       sha256: sha256(cert.der),
       private_key_stored: true,
+      replaced: [],
     });
     const state = await secretState('sesame/cfa-bxl/fla-employer');
     const fields = state.value.fields as Record<string, string>;
@@ -740,7 +751,7 @@ describe('sesame --aws expiry', () => {
       sesame(['expiry', 'report', '--json', '--at', '2035-02-24T05:00:00Z'], { env }),
       sesame(['expiry', 'report', '--at', '2035-02-24T05:00:00Z'], { env }),
     ]);
-    expect(JSON.parse(expectOk(json).stdout)).toEqual([
+    expect(JSON.parse(expectOk(json).stdout).credentials).toEqual([
       { tenant: 'acme', credential: 'opco-ocapiat', kind: 'opco-ocapiat', what: expect.stringMatching(/CFA key/), expires_at: '2035-03-01T00:00:00.000Z', days_left: 5, status: 'warning' },
       { tenant: 'acme', credential: 'opco-atlas', kind: 'opco-atlas', what: expect.stringMatching(/Atlas CFA key/), expires_at: '2035-03-10T00:00:00.000Z', days_left: 14, status: 'warning' },
       { tenant: 'acme', credential: 'cegid-cfe', kind: 'cegid-cfe', what: expect.any(String), expires_at: null, days_left: null, status: 'no date' },
@@ -752,8 +763,15 @@ describe('sesame --aws expiry', () => {
   it('expiry check publishes each due alert with tenant, kind and severity attributes, records the step in tags, and sends nothing twice', async () => {
     const d = await deploy();
     const env = await expiringCredentials(d);
-    const first = await sesame(['expiry', 'check', '--json', '--at', '2035-02-24T05:00:00Z'], { env });
-    expect(JSON.parse(expectOk(first).stdout)).toMatchObject({ at: '2035-02-24T05:00:00.000Z', checked: 3, alerting: 3, errors: 0 });
+    // A simulated date without --send is a dry run: it says what would be sent, publishes nothing, writes no tag.
+    const dry = await sesame(['expiry', 'check', '--json', '--at', '2035-02-24T05:00:00Z'], { env });
+    expect(JSON.parse(expectOk(dry).stdout)).toMatchObject({ dry_run: true, checked: 3, alerting: 3, errors: [] });
+    expect(JSON.parse(dry.stdout).alerts.map((a: { subject: string }) => a.subject)).toContain('[Sesame] Atlas CFA key of acme/opco-atlas expires in 14 days');
+    expect(await receivedAlerts(d.queueUrl)).toEqual([]);
+    expect((await secretState('sesame/acme/opco-atlas')).tags).toEqual(seededTags('acme', 'opco-atlas', 'opco-atlas', 'production', '2035-03-10T00:00:00.000Z'));
+
+    const first = await sesame(['expiry', 'check', '--json', '--at', '2035-02-24T05:00:00Z', '--send'], { env });
+    expect(JSON.parse(expectOk(first).stdout)).toMatchObject({ at: '2035-02-24T05:00:00.000Z', dry_run: false, checked: 3, alerting: 3, errors: [] });
     const alerts = await receivedAlerts(d.queueUrl);
     const byKind = [...alerts].sort((a, b) => (a.attributes.kind ?? '').localeCompare(b.attributes.kind ?? ''));
     expect(byKind.map((a) => [a.subject, a.attributes])).toEqual([
@@ -768,7 +786,7 @@ describe('sesame --aws expiry', () => {
       expect(a.message).not.toContain(CEGID_SECRET);
     }
     expect((await secretState('sesame/acme/opco-atlas')).tags).toEqual({
-      ...credentialTags('acme', 'opco-atlas', 'opco-atlas', 'production', '2035-03-10T00:00:00.000Z'),
+      ...seededTags('acme', 'opco-atlas', 'opco-atlas', 'production', '2035-03-10T00:00:00.000Z'),
       'sesame:alert-level': '14',
       'sesame:alert-for': '2035-03-10T00:00:00.000Z',
       'sesame:alerted-at': '2035-02-24T05:00:00.000Z',
@@ -776,13 +794,13 @@ describe('sesame --aws expiry', () => {
     expect((await secretState('sesame/acme/cegid-cfe')).tags).toMatchObject({ 'sesame:alert-level': 'none', 'sesame:alert-for': 'none', 'sesame:alerted-at': '2035-02-24T05:00:00.000Z' });
 
     // The same day again: every step is already sent.
-    const again = await sesame(['expiry', 'check', '--at', '2035-02-24T07:00:00Z'], { env });
+    const again = await sesame(['expiry', 'check', '--at', '2035-02-24T07:00:00Z', '--send'], { env });
     expect(expectOk(again).stdout).toBe('checked 3 credential(s) at 2035-02-24T07:00:00.000Z: 0 alert(s) sent, 0 error(s)\n');
     expect(await receivedAlerts(d.queueUrl)).toEqual([]);
 
     // 12 days later: Atlas 2 days before its end (critical), Ocapiat expired, Cegid's weekly reminder.
-    const later = await sesame(['expiry', 'check', '--json', '--at', '2035-03-08T05:00:00Z'], { env });
-    expect(JSON.parse(expectOk(later).stdout)).toMatchObject({ checked: 3, alerting: 3, errors: 0 });
+    const later = await sesame(['expiry', 'check', '--json', '--at', '2035-03-08T05:00:00Z', '--send'], { env });
+    expect(JSON.parse(expectOk(later).stdout)).toMatchObject({ checked: 3, alerting: 3, errors: [] });
     expect((await receivedAlerts(d.queueUrl)).map((a) => a.attributes).sort((a, b) => (a.kind ?? '').localeCompare(b.kind ?? ''))).toEqual([
       { tenant: 'acme', kind: 'cegid-cfe', severity: 'info' },
       { tenant: 'acme', kind: 'opco-atlas', severity: 'critical' },
@@ -939,7 +957,7 @@ describe('required: the intake bucket and the alerts topic come from the environ
     const d = await deploy();
     const file = await ediCredential(d);
     const [, check] = await Promise.all([uploadLandsIn(d.bucket, file, {}), sesame(['expiry', 'check', '--json'])]);
-    expect(JSON.parse(expectOk(check).stdout)).toMatchObject({ checked: 1, alerting: 1, errors: 0 });
+    expect(JSON.parse(expectOk(check).stdout)).toMatchObject({ checked: 1, alerting: 1, errors: [] });
     expect((await receivedAlerts(d.queueUrl)).map((a) => a.attributes)).toEqual([{ tenant: 'cfa-paris', kind: 'chorus-edi', severity: 'info' }]);
   });
 

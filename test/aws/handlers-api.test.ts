@@ -203,7 +203,7 @@ describe.each(SOURCES)('the token function (%s)', (from: Source) => {
 
   it('vends an FLA access token from a real OAuth endpoint with a signed client assertion, then from its cache', async () => {
     const system = await core();
-    await system.tenants.put({ id: 'cfa-bruxelles', name: 'CFA Bruxelles', bce: '0123456789' });
+    await system.tenants.put({ id: 'cfa-bruxelles', name: 'CFA Bruxelles', bce: '0123456749' });
     const accessToken = `at-${'x9'.repeat(20)}-${Date.now()}`;
     upstream = await startScriptedServer([{ status: 200, body: { ...tokenBody(accessToken, 3600), scope: 'scope:sigedis:gestion:careerpro-federal-learning-account:employer' } }]);
     const { pem, publicKey } = keyPair('rsa2048');

@@ -100,7 +100,7 @@ describe.each(SOURCES)('the certificate function (%s)', (from: Source) => {
   async function setUp(options: { credential?: boolean } = {}) {
     const d = await deploy();
     const system = await realCore(d);
-    await system.tenants.put({ id: 'cfa-paris', name: 'CFA Paris', siret: '12345678900011' });
+    await system.tenants.put({ id: 'cfa-paris', name: 'CFA Paris', siret: '12345678200010' });
     if (options.credential !== false) await system.credentials.set({ tenant: 'cfa-paris', credential: 'chorus-edi', fields: { usage: 'client' } });
     const { handler } = await loadHandler<CertificateFn>('certificate', from, { SESAME_BUCKET: d.bucket, SESAME_ALERTS_TOPIC_ARN: d.topicArn }, synth);
     const run = (event: S3Event) => captureOutput(() => handler(event, lambdaContext('certificate')));

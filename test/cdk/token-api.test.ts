@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ROUTES } from '../../functions/core/api.ts';
+import { APP_CACHE_SECONDS } from '../../functions/core/apps.ts';
 import { grantsOf, synth } from './template.ts';
 
 const { template } = synth();
@@ -16,14 +17,21 @@ describe('the token API stack', () => {
     expect(routes.sort()).toEqual(ROUTES.map((r) => [`${r.method} ${r.path}`, r.auth ? 'CUSTOM' : 'NONE']).sort());
   });
 
-  it('uses a simple-response Lambda authorizer cached per Authorization header for 5 minutes', () => {
+  it('uses a simple-response Lambda authorizer cached per Authorization header for 30 s', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'REQUEST',
       AuthorizerPayloadFormatVersion: '2.0',
       EnableSimpleResponses: true,
       IdentitySource: ['$request.header.Authorization'],
-      AuthorizerResultTtlInSeconds: 300,
+      AuthorizerResultTtlInSeconds: 30,
     });
+  });
+
+  it('refuses a revoked key within 60 s end to end: API Gateway verdict cache plus the authorizer app-record cache', () => {
+    const authorizers = Object.values(template.findResources('AWS::ApiGatewayV2::Authorizer'));
+    expect(authorizers).toHaveLength(1);
+    const verdictTtl = authorizers[0]?.Properties.AuthorizerResultTtlInSeconds as number;
+    expect(verdictTtl + APP_CACHE_SECONDS).toBeLessThanOrEqual(60);
   });
 
   it('lets the token function read credentials and tenants, and nothing else', () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { LocalSecretStore } from '../../functions/adapters/local-secret-store.ts';
 import type { System } from '../../functions/adapters/system.ts';
 import { startLocalServer, type LocalServer } from '../../functions/local/server.ts';
 import { startOAuthServer, type OAuthServer } from '../../functions/local/oauth-server.ts';
@@ -80,7 +80,7 @@ beforeAll(async () => {
   // A tenant removed after an app was scoped to it: the app may ask, and learns it is gone.
   await system.tenants.put({ id: 'gone', name: 'Gone' });
   keys.gone = (await system.apps.add({ app: 'app-gone', tenants: ['acme', 'gone'] })).key;
-  await rm(join(home, 'secrets', 'sesame-tenants', 'gone.json'));
+  await (system.store as LocalSecretStore).delete('sesame-tenants/gone');
   await system.apps.revoke('app-old');
   server = await startLocalServer(system);
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { endpointUrl, headerName, isoDate, text } from './fields.ts';
-import { definePlatform } from './types.ts';
+import { definePlatform, type PlatformNames } from './types.ts';
 
 /** Cegid File Exchange (source doc 001): key id + secret, shown once, revocable. */
 
@@ -16,14 +16,22 @@ const schema = z.strictObject({
 });
 type CegidFields = z.infer<typeof schema>;
 
+const NAMES = {
+  short: 'Cegid CFE',
+  expiries: {
+    'review-date': { fr: 'date de revue de la clé d’API Cegid', en: 'Cegid API key review date', short: 'Cegid review date' },
+  },
+} satisfies PlatformNames;
+
 export default definePlatform<CegidFields>({
   kind: 'cegid-cfe',
   title: { fr: 'Cegid File Exchange', en: 'Cegid File Exchange' },
+  names: NAMES,
   environments: ['production'],
   schema,
   secretFields: ['api_key_secret', 'headers'],
   expiries(f) {
-    return f.review_at ? [{ what: { fr: 'date de revue de la clé d’API Cegid', en: 'Cegid API key review date' }, at: new Date(f.review_at) }] : [];
+    return f.review_at ? [{ what: NAMES.expiries['review-date'], at: new Date(f.review_at) }] : [];
   },
   material(f) {
     const headers: Record<string, string> = {};

@@ -3,7 +3,7 @@ import { SesameError } from '../errors.ts';
 import { chainExpiries } from '../x509.ts';
 import { certificatePem } from './fields.ts';
 import type { CertificateProfile } from '../certificates/profile.ts';
-import { definePlatform } from './types.ts';
+import { definePlatform, type PlatformNames } from './types.ts';
 
 /** Chorus Pro EDI / certificate connections (source doc 002): tracked, nothing to vend. */
 
@@ -36,14 +36,22 @@ const schema = z.strictObject({
 });
 type EdiFields = z.infer<typeof schema>;
 
+const NAMES = {
+  short: 'Chorus EDI',
+  expiries: {
+    certificate: { fr: 'certificat Chorus Pro', en: 'Chorus Pro certificate', short: 'Chorus certificate' },
+    chain: { fr: 'chaîne du certificat Chorus Pro', en: 'Chorus Pro certificate chain', short: 'Chorus cert chain' },
+  },
+} satisfies PlatformNames;
+
 export default definePlatform<EdiFields>({
   kind: 'chorus-edi',
   title: { fr: 'Chorus Pro (EDI, connexion par certificat)', en: 'Chorus Pro (EDI, certificate connection)' },
+  names: NAMES,
   environments: ['production', 'sandbox'],
   schema,
   secretFields: [],
-  expiries: (f) =>
-    chainExpiries(f.certificate, { fr: 'certificat Chorus Pro', en: 'Chorus Pro certificate' }, { fr: 'chaîne du certificat Chorus Pro', en: 'Chorus Pro certificate chain' }),
+  expiries: (f) => chainExpiries(f.certificate, NAMES.expiries.certificate, NAMES.expiries.chain),
   certificateProfiles: CHORUS_CERTIFICATE_PROFILES,
   certificateProfile: (f) => (f?.usage === 'server' ? 'chorus-server' : f?.usage === 'signature' ? 'chorus-signature' : 'chorus-client'),
   acceptCertificate: (f, accepted) => ({ usage: f?.usage ?? 'client', certificate: accepted.pem, certificate_sha256: accepted.sha256 }),

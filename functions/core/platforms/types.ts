@@ -19,6 +19,22 @@ export interface Expiry {
   at: Date;
 }
 
+/** The name of something that can expire, with a short English form for alert subjects. */
+export interface ExpiryName extends Text {
+  short: string;
+}
+
+/**
+ * Names for alert subjects and the expiry report, readable without the secret: what a
+ * credential's `sesame:expires-what` tag names is looked up here.
+ */
+export interface PlatformNames {
+  /** The title shortened for an alert subject (`FLA`, `Chorus PISTE`). */
+  short: string;
+  /** Everything `expiries` can name, by a key fit for a tag value; the first is the usual one. */
+  expiries: Readonly<Record<string, ExpiryName>>;
+}
+
 /** Headers that do not need a call upstream. */
 export interface StaticMaterial {
   type: 'static';
@@ -53,6 +69,7 @@ export interface AssertionMaterial {
 export interface Platform<F = unknown> {
   kind: string;
   title: Text;
+  names: PlatformNames;
   environments: readonly Environment[];
   /** Strict schema of the secret body's `fields`. */
   schema: z.ZodType<F>;

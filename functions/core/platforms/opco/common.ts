@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { SesameError } from '../../errors.ts';
 import type { Steps } from '../../text.ts';
 import { addMonths, endpointUrl, headerName, isoDate, text } from '../fields.ts';
-import { definePlatform, type Platform } from '../types.ts';
+import { definePlatform, type ExpiryName, type Platform, type PlatformNames } from '../types.ts';
 
 /**
  * The Convergence CFA/OPCO API (source doc 000): one CFA_KEY per (CFA, OPCO), sent as
@@ -46,10 +46,13 @@ export function defineOpco(def: OpcoDefinition): Platform<unknown> {
     base_url: endpointUrl.optional(),
   });
   type OpcoFields = z.infer<typeof schema>;
+  const cfaKey: ExpiryName = { fr: `clé CFA ${def.name}`, en: `${def.name} CFA key`, short: `${def.name} key` };
+  const names: PlatformNames = { short: def.name, expiries: { 'cfa-key': cfaKey } };
 
   return definePlatform<OpcoFields>({
     kind: `opco-${def.id}`,
     title: { fr: `CFA_KEY ${def.name} (Convergence CFA/OPCO)`, en: `${def.name} CFA_KEY (Convergence CFA/OPCO)` },
+    names,
     environments: ['production'],
     schema,
     secretFields: ['cfa_key'],
@@ -69,7 +72,7 @@ export function defineOpco(def: OpcoDefinition): Platform<unknown> {
       return { ...f, issued_at: issued.toISOString(), ...(expires ? { expires_at: expires.toISOString() } : {}) };
     },
     expiries(f) {
-      return f.expires_at ? [{ what: { fr: `clé CFA ${def.name}`, en: `${def.name} CFA key` }, at: new Date(f.expires_at) }] : [];
+      return f.expires_at ? [{ what: cfaKey, at: new Date(f.expires_at) }] : [];
     },
     material(f) {
       const n = f.header_names ?? {};
