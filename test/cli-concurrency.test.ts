@@ -1,20 +1,13 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli } from './helpers/cli.ts';
 
 /** The issue's own scenario, with real processes: parallel `credential set --merge` on one credential. */
-const BIN = join(import.meta.dirname, '..', 'bin', 'sesame.js');
 let home: string;
 
-function sesame(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, SESAME_HOME: home, POWERTOOLS_LOG_LEVEL: 'WARN' } }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    ).stdin?.end(stdin);
-  });
-}
+const sesame = cli(() => home);
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'sesame-cli-parallel-'));

@@ -1,24 +1,17 @@
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli } from './helpers/cli.ts';
 import { validate } from '../functions/core/validate.ts';
 
 /** --version, examples in --help, JSON errors, exit codes, file errors in words, --kind inferred, type errors. */
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'sesame.js');
 let home: string;
 let dir: string;
 
-function sesame(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, SESAME_HOME: home, POWERTOOLS_LOG_LEVEL: 'WARN' } }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    ).stdin?.end(stdin);
-  });
-}
+const sesame = cli(() => home);
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'sesame-cli-errors-'));
