@@ -105,11 +105,15 @@ Each command has its own examples: sesame <command> <subcommand> --help.`,
       .option('--siret <siret>', 'French establishment number (14 digits, check digit verified)')
       .option('--siren <siren>', 'French company number (9 digits, check digit verified)')
       .option('--bce <number>', 'Belgian company number (10 digits, check digits verified)');
-  const changesOf = (o: TenantOpts): TenantChanges => ({
-    ...(o.name !== undefined ? { name: o.name } : {}),
+  /** The identifiers given on the command line, and only those. */
+  const identifiersOf = (o: TenantOpts) => ({
     ...(o.siret !== undefined ? { siret: o.siret } : {}),
     ...(o.siren !== undefined ? { siren: o.siren } : {}),
     ...(o.bce !== undefined ? { bce: o.bce } : {}),
+  });
+  const changesOf = (o: TenantOpts): TenantChanges => ({
+    ...(o.name !== undefined ? { name: o.name } : {}),
+    ...identifiersOf(o),
     ...(o.alertEmail ? { add_alert_emails: o.alertEmail } : {}),
     ...(o.removeAlertEmail ? { remove_alert_emails: o.removeAlertEmail } : {}),
   });
@@ -136,14 +140,7 @@ Examples:
         printUpdate(cmd, await s.tenants.update(id, changesOf(o)));
         return;
       }
-      const t = await s.tenants.add({
-        id,
-        name: o.name ?? id,
-        ...(o.siret !== undefined ? { siret: o.siret } : {}),
-        ...(o.siren !== undefined ? { siren: o.siren } : {}),
-        ...(o.bce !== undefined ? { bce: o.bce } : {}),
-        alert_emails: o.alertEmail ?? [],
-      });
+      const t = await s.tenants.add({ id, name: o.name ?? id, ...identifiersOf(o), alert_emails: o.alertEmail ?? [] });
       out(g(cmd).json ? JSON.stringify({ ...t, created: true }) : `added tenant ${t.id}`);
     });
   identifierOptions(
