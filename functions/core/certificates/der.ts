@@ -45,7 +45,6 @@ export interface ParsedCertificate {
   policies: string[];
   /** OIDs of the subject's attribute types. */
   subjectAttributeTypes: string[];
-  isCa: boolean;
   /** basicConstraints as given; null when the extension is absent. */
   basicConstraints: { ca: boolean; pathLen?: number } | null;
   /** OIDs of the extensions marked critical. */
@@ -355,7 +354,6 @@ function parseCertificate(der: Uint8Array, hash: string): ParsedCertificate {
     extendedKeyUsage,
     policies,
     subjectAttributeTypes: subject.attributes.map((a) => a.type),
-    isCa: Boolean((basicConstraints as ParsedCertificate['basicConstraints'])?.ca),
     basicConstraints,
     criticalExtensions,
     nameConstraints,

@@ -162,7 +162,7 @@ function nameViolation(c: ParsedCertificate, constraints: { permitted: GeneralNa
 
 // ---- the path, checked from the top down ----
 
-function checkPath(path: ParsedCertificate[], end: 'anchor' | 'root', options: PathOptions): PathFinding[] {
+function checkPath(path: ParsedCertificate[], options: PathOptions): PathFinding[] {
   const errors: PathFinding[] = [];
   const n = path.length;
   for (const c of path) {
@@ -219,7 +219,6 @@ function checkPath(path: ParsedCertificate[], end: 'anchor' | 'root', options: P
       errors.push(finding(path, leaf, 'policy', (w) => `Aucune politique acceptée ne reste valable le long de la chaîne jusqu’à ${w} (valables : ${kept} ; attendues : ${allow.join(', ')}) : une autorité intermédiaire ne couvre pas la politique du certificat.`, (w) => `No accepted policy stays valid along the chain down to ${w} (valid: ${kept}; expected: ${allow.join(', ')}): an intermediate authority does not cover the certificate's policy.`));
     }
   }
-  void end;
   return errors;
 }
 
@@ -242,7 +241,7 @@ export function validatePath(leaf: ParsedCertificate, pool: readonly ParsedCerti
     const top = path[path.length - 1] as ParsedCertificate;
     if (anchors ? isAnchor(top, anchors) : top.selfIssued && top.isIssuedBy(top)) {
       const end = anchors ? 'anchor' : 'root';
-      const errors = checkPath(path, end, options);
+      const errors = checkPath(path, options);
       stop(path, errors, end);
       return errors.length === 0;
     }
@@ -260,7 +259,7 @@ export function validatePath(leaf: ParsedCertificate, pool: readonly ParsedCerti
         stop(path, [finding(path, top, 'chain_signature', (w) => `La signature de ${w} ne se vérifie pas avec sa propre clé.`, (w) => `The self-signature of ${w} does not verify with its own key.`)], 'incomplete');
       } else if (!options.requireRoot && !anchors) {
         // A certificate whose issuer need not come with it (FLA): what is there is checked, the caller warns.
-        const errors = checkPath(path, 'root', options);
+        const errors = checkPath(path, options);
         stop(path, errors, 'incomplete');
         return errors.length === 0;
       } else {
