@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, constants, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, constants, verify as nodeVerify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { bitString, boolean, bytesOf, children, contentOf, DerError, derProblem, expect, oid, readTlv, single, smallInt, TAG, text, time, type Tlv } from './asn1.ts';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
@@ -213,6 +213,40 @@ function keyInfo(b: Uint8Array, spki: Tlv, load: () => KeyObject | undefined): K
   return { type: type ?? oid(b, algOid as Tlv) };
 }
 
+const JWK_CURVES: Record<string, { crv: string; size: number }> = { 'P-256': { crv: 'P-256', size: 32 }, 'P-384': { crv: 'P-384', size: 48 }, 'P-521': { crv: 'P-521', size: 66 } };
+const b64url = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
+
+/**
+ * The SPKI of an RSA key or of an uncompressed NIST curve point as a JWK. OpenSSL imports
+ * a JWK by its numbers while a DER SPKI goes through its decoder framework: about 10x
+ * faster per key (12 against 120 µs), and half the first-call cost in a fresh process.
+ * Undefined for anything else, which node:crypto then reads from the DER.
+ */
+function spkiJwk(b: Uint8Array, spki: Tlv): JsonWebKey | undefined {
+  const [alg, key] = children(b, spki);
+  const [algOid, params] = children(b, expect(alg, TAG.SEQUENCE, 'the key algorithm'));
+  const type = KEY_OIDS[oid(b, algOid as Tlv)];
+  if (type === 'rsa') {
+    const bits = bitString(b, expect(key, TAG.BIT_STRING, 'the public key'));
+    const parts = children(bits, expect(single(bits), TAG.SEQUENCE, 'an RSA public key'));
+    const [n, e] = parts;
+    if (parts.length !== 2 || n?.tag !== TAG.INTEGER || e?.tag !== TAG.INTEGER) return undefined;
+    const unsigned = (t: Tlv) => {
+      let i = t.content;
+      while (i < t.end - 1 && bits[i] === 0) i++;
+      return bits.subarray(i, t.end);
+    };
+    return { kty: 'RSA', n: b64url(unsigned(n)), e: b64url(unsigned(e)) };
+  }
+  if (type === 'ec' && params?.tag === TAG.OID) {
+    const curve = JWK_CURVES[CURVE_OIDS[oid(b, params)] ?? ''];
+    const point = bitString(b, expect(key, TAG.BIT_STRING, 'the public key'));
+    if (!curve || point.length !== 1 + 2 * curve.size || point[0] !== 0x04) return undefined;
+    return { kty: 'EC', crv: curve.crv, x: b64url(point.subarray(1, 1 + curve.size)), y: b64url(point.subarray(1 + curve.size)) };
+  }
+  return undefined;
+}
+
 function signatureScheme(b: Uint8Array, alg: Tlv): { name: string; digest: string | null; verifyOptions?: { padding: number; saltLength: number } } {
   const [algOid, params] = children(b, alg);
   const id = oid(b, algOid as Tlv);
@@ -326,7 +360,8 @@ function parseCertificate(der: Uint8Array, hash: string): ParsedCertificate {
   const publicKey = () => {
     if (!loaded) {
       try {
-        loaded = { key: createPublicKey({ key: Buffer.from(spkiBytes), format: 'der', type: 'spki' }) };
+        const jwk = spkiJwk(b, spki);
+        loaded = { key: jwk ? createPublicKey({ key: jwk, format: 'jwk' }) : createPublicKey({ key: Buffer.from(spkiBytes), format: 'der', type: 'spki' }) };
       } catch {
         loaded = { key: undefined };
       }
