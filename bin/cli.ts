@@ -285,9 +285,9 @@ Examples:
 
   program
     .command('dev')
-    .description('run the local broker on 127.0.0.1 (with demo tenants unless --no-demo)')
+    .description('run the local broker on 127.0.0.1, its operator console and its login server (with demo tenants unless --no-demo)')
     .option('--port <port>', 'port', (v) => Number.parseInt(v, 10), 8787)
-    .option('--no-demo', 'no demo tenants nor demo OAuth2 server')
+    .option('--no-demo', 'no demo tenants nor demo OAuth2 clients (the console and its login still run)')
     .action(async (o: { port: number; demo: boolean }, cmd: Command) => {
       if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) throw new UsageError('--port must be a number from 0 to 65535');
       const config = readConfig();
@@ -302,22 +302,49 @@ Examples:
         throw err;
       }
       let demo;
+      let oauth;
+      let login;
       try {
-        // Loaded only here: the demo OAuth2 server is not needed by any other command.
-        demo = o.demo ? await (await import('../functions/local/demo.ts')).seedDemo(s) : undefined;
+        // Loaded only here: the loopback OpenID provider is not needed by any other command.
+        const { demoOperator, seedDemo } = await import('../functions/local/demo.ts');
+        // The operator's password is new at every start; the console's redirect URI is this broker's.
+        const operator = demoOperator(server.url);
+        login = { username: operator.username, password: operator.password };
+        if (o.demo) {
+          demo = await seedDemo(s, { operator });
+          oauth = demo.oauth;
+        } else {
+          oauth = await (await import('../functions/local/oauth-server.ts')).startOAuthServer({ clients: [], operator });
+        }
+        const op = oauth.operator as NonNullable<typeof oauth.operator>;
+        server.setOperatorAuth({ issuer: oauth.issuer, audience: op.audience, clientId: op.clientId, scope: op.scope });
       } catch (err) {
         await server.close();
+        await oauth?.close();
         throw err;
       }
+      const consoleUrl = `${server.url}/console/`;
       const ex = demo?.examples[0];
       const curl = demo && ex ? `curl -s -X POST -H 'Authorization: Bearer ${demo.appKey}' ${server.url}/v1/tenants/${ex.tenant}/credentials/${ex.credential}/token` : undefined;
       if (g(cmd).json) {
-        out(JSON.stringify({ url: server.url, home: config.home, ...(demo ? { oauth_issuer: demo.oauth.issuer, app: 'demo-app', key: demo.appKey, curl, examples: demo.examples } : {}) }));
+        out(
+          JSON.stringify({
+            url: server.url,
+            home: config.home,
+            console: { url: consoleUrl, ...login },
+            oauth_issuer: oauth.issuer,
+            ...(demo ? { app: 'demo-app', key: demo.appKey, curl, examples: demo.examples } : {}),
+          }),
+        );
       } else {
         out(`Sesame local broker on ${server.url} (state in ${config.home}/)`);
+        out('');
+        out(`Operator console: ${consoleUrl}`);
+        out(`  log in as ${login.username} with password ${login.password} (new at every start)`);
+        out('');
+        out(`${demo ? 'Demo OAuth2 server and operator login' : 'Operator login'} on ${oauth.issuer}`);
       }
       if (demo && !g(cmd).json) {
-        out(`Demo OAuth2 server on ${demo.oauth.issuer}`);
         out(`Demo app key (new at every start, shown once): ${demo.appKey}`);
         out('');
         out('Try:');
@@ -353,7 +380,7 @@ Examples:
         clearInterval(hourly);
         await watcher.stop();
         await server.close();
-        await demo?.oauth.close();
+        await oauth.close();
         process.exit(0);
       };
       process.once('SIGINT', stop);

@@ -22,7 +22,11 @@ export function sesameFunction(
     serviceName: string;
     /** For asynchronous triggers: two retries, then the event is kept here. */
     deadLetterQueue?: sqs.IQueue;
-    /** Files shipped beside the bundle (in /var/task): data too large for environment variables, which hold 4 KB in all. */
+    /**
+     * Files or whole directories shipped beside the bundle (in /var/task/<name>): data too
+     * large for environment variables (4 KB in all), or static assets a function serves.
+     * `source` must exist when the stack is bundled (built before, e.g. the console's files).
+     */
     files?: { source: string; name: string }[];
   },
 ): NodejsFunction {
@@ -55,7 +59,7 @@ export function sesameFunction(
       banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       externalModules: ['@aws-sdk/*'],
       ...(files.length > 0
-        ? { commandHooks: { beforeBundling: () => [], beforeInstall: () => [], afterBundling: (_in: string, out: string) => files.map((f) => `cp ${quote(f.source)} ${quote(join(out, f.name))}`) } }
+        ? { commandHooks: { beforeBundling: () => [], beforeInstall: () => [], afterBundling: (_in: string, out: string) => files.map((f) => `cp -R ${quote(f.source)} ${quote(join(out, f.name))}`) } }
         : {}),
     },
     ...rest,

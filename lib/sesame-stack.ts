@@ -9,6 +9,7 @@ import { Alerts } from './alerts.ts';
 import { CertificateIntake } from './certificate-intake.ts';
 import { ExpiryWatch, type AlertRecipients } from './expiry-watch.ts';
 import { Operations } from './operations.ts';
+import { OperatorConsole } from './operator-console.ts';
 import type { SesameConfig } from './config.ts';
 import { TenantSecrets } from './tenant-secrets.ts';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -25,10 +26,12 @@ export class SesameStack extends Stack {
   readonly alerts: Alerts;
   readonly intake: CertificateIntake;
   readonly expiry: ExpiryWatch;
+  readonly operatorConsole: OperatorConsole;
   /**
    * Who may touch any Sesame secret at all (the resource policy of every secret, declared
-   * here or created by `sesame --aws`): the four functions, the admin role, and CDK's
-   * deployment role, which creates and updates the declared secrets.
+   * here or created by `sesame --aws` or the admin API): the five functions that use
+   * secrets, the admin role, and CDK's deployment role, which creates and updates the
+   * declared secrets.
    */
   readonly secretPrincipals: string[];
 
@@ -50,8 +53,21 @@ export class SesameStack extends Stack {
     this.alerts = new Alerts(this, 'Alerts', { vault: this.vault });
     this.intake = new CertificateIntake(this, 'CertificateIntake', { vault: this.vault, alerts: this.alerts, ...(chorusPolicyOids ? { chorusPolicyOids } : {}), ...(testPolicyOids ? { testPolicyOids } : {}), ...(chorusTrustAnchorsFile ? { chorusTrustAnchorsFile } : {}) });
     this.expiry = new ExpiryWatch(this, 'ExpiryWatch', { vault: this.vault, alerts: this.alerts, recipients, ...(thresholds ? { thresholds } : {}) });
+    this.operatorConsole = new OperatorConsole(this, 'Console', {
+      api: this.tokenApi.api,
+      url: this.tokenApi.url,
+      vault: this.vault,
+      alerts: this.alerts,
+      bucket: this.intake.bucket,
+      ...(config?.console ? { console: config.console } : {}),
+      ...(chorusPolicyOids ? { chorusPolicyOids } : {}),
+      ...(testPolicyOids ? { testPolicyOids } : {}),
+      ...(chorusTrustAnchorsFile ? { chorusTrustAnchorsFile } : {}),
+      ...(thresholds ? { thresholds } : {}),
+    });
 
-    const functions: lambda.IFunction[] = [this.tokenApi.tokenFunction, this.tokenApi.authorizerFunction, this.intake.function, this.expiry.function];
+    // The console function touches no secret: it is not among them.
+    const functions: lambda.IFunction[] = [this.tokenApi.tokenFunction, this.tokenApi.authorizerFunction, this.intake.function, this.expiry.function, this.operatorConsole.adminFunction];
     this.secretPrincipals = [
       ...functions.map((fn) => {
         if (!fn.role) throw new Error(`${fn.node.path} has no role`);
@@ -61,12 +77,16 @@ export class SesameStack extends Stack {
       `arn:${this.partition}:iam::${this.account}:role/cdk-*-cfn-exec-role-*`,
     ];
     if (config) new TenantSecrets(this, 'Tenants', { vault: this.vault, config, allowed: this.secretPrincipals });
+    // The admin API creates tenant and app secrets with the same resource policy as the CLI and the stack.
+    this.operatorConsole.adminFunction.addEnvironment('SESAME_SECRET_PRINCIPALS', Fn.join(',', this.secretPrincipals));
 
     const ops = new Operations(this, 'Operations', { vault: this.vault, ...(operationsEmail ? { email: operationsEmail } : {}) });
     ops.watchFunction('Token', this.tokenApi.tokenFunction);
     ops.watchFunction('Authorizer', this.tokenApi.authorizerFunction);
     ops.watchFunction('Certificate', this.intake.function);
     ops.watchFunction('Expiry', this.expiry.function);
+    ops.watchFunction('Admin', this.operatorConsole.adminFunction);
+    ops.watchFunction('Console', this.operatorConsole.consoleFunction);
     ops.watchQueue('CertificateDeadLetters', this.intake.deadLetterQueue);
     ops.watchQueue('ExpiryDeadLetters', this.expiry.deadLetterQueue);
     ops.watchDailyRun('Expiry', this.expiry.function);

@@ -14,10 +14,14 @@ import { SECRET_PREFIXES, type SecretsVault } from './secrets-vault.ts';
 /**
  * The token API: an HTTP API whose authenticated routes go through a Lambda
  * authorizer (app keys, answers cached per key for AUTHORIZER_CACHE_SECONDS), and one
- * token function.
+ * token function. The operator console adds its own routes to the same API
+ * (lib/operator-console.ts), behind its own JWT authorizer.
  */
 export class TokenApi extends Construct {
+  /** The HTTP API, shared with the operator console's routes. */
   readonly api: apigw.HttpApi;
+  /** Base URL clients use: the custom domain when there is one, else the API's endpoint. No trailing slash. */
+  readonly url: string;
   readonly tokenFunction: NodejsFunction;
   readonly authorizerFunction: NodejsFunction;
 
@@ -65,6 +69,8 @@ export class TokenApi extends Construct {
         status: '$context.status',
         latencyMs: '$context.responseLatency',
         app: '$context.authorizer.app',
+        // The operator behind an admin call (the JWT's subject), never a header or a token.
+        operator: '$context.authorizer.claims.sub',
         authorizerError: '$context.authorizer.error',
         integrationError: '$context.integrationErrorMessage',
       }),
@@ -80,6 +86,7 @@ export class TokenApi extends Construct {
       new apigw.ApiMapping(this, 'Mapping', { api: this.api, domainName, stage: this.api.defaultStage });
       new CfnOutput(this, 'DomainTarget', { value: domainName.regionalDomainName, description: `Point ${props.domain.name} (CNAME or alias) at this` });
     }
-    new CfnOutput(this, 'Url', { value: props.domain ? `https://${props.domain.name}` : this.api.apiEndpoint, description: 'Base URL of the token API' });
+    this.url = props.domain ? `https://${props.domain.name}` : this.api.apiEndpoint;
+    new CfnOutput(this, 'Url', { value: this.url, description: 'Base URL of the token API' });
   }
 }

@@ -21,6 +21,9 @@ export function corpusRoot(): string {
   return process.env.SESAME_TESTDATA ?? resolve(import.meta.dirname, '..', '..', 'shared', 'testdata');
 }
 
+/** Debian's Chromium (`apt-get install chromium`), which the browser suite drives: $SESAME_CHROMIUM, else /usr/bin/chromium. */
+export const CHROMIUM = process.env.SESAME_CHROMIUM ?? '/usr/bin/chromium';
+
 /** The Python that runs moto: $SESAME_PYTHON, else python3. */
 export const PYTHON = process.env.SESAME_PYTHON ?? 'python3';
 
@@ -42,6 +45,12 @@ export function optionalSuites(): OptionalSuite[] {
       include: 'test/corpus/**/*.test.ts',
       missing: existsSync(corpusRoot()) ? undefined : `no corpus at ${corpusRoot()}`,
       enable: 'clone next to shared/ (as CI does) or set SESAME_TESTDATA to shared/testdata',
+    },
+    {
+      name: 'browser suite',
+      include: 'test/browser/**/*.test.ts',
+      missing: existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM}`,
+      enable: "apt-get install chromium (Debian's package; or set SESAME_CHROMIUM to a Chromium binary)",
     },
   ];
 }

@@ -2,6 +2,8 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { statSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { Api } from '../core/api.ts';
+import { Admin } from '../core/admin.ts';
+import { AdminApi } from '../core/admin-api.ts';
 import { APP_CACHE_SECONDS, APP_PREFIX, AppRecordCache, Apps, type AppLookup } from '../core/apps.ts';
 import { ID_PATTERN } from '../core/ids.ts';
 import { Broker, type BrokerOptions } from '../core/broker.ts';
@@ -9,7 +11,7 @@ import type { Config } from '../core/config.ts';
 import { Credentials } from '../core/credentials.ts';
 import { systemClock, type Clock, type HttpClient, type Log, type Notifier, type ObjectStore, type SecretStore } from '../core/ports.ts';
 import { Tenants } from '../core/tenants.ts';
-import { processUpload, type IntakeResult } from '../core/intake.ts';
+import { processUpload, type IntakeDeps, type IntakeResult } from '../core/intake.ts';
 import type { TrustAnchors } from '../core/certificates/profile.ts';
 import { runExpiryCheck, type ExpirySummary } from '../core/expiry.ts';
 import { LocalObjectStore } from './local-object-store.ts';
@@ -30,6 +32,8 @@ export interface System {
   apps: Apps;
   broker: Broker;
   api: Api;
+  /** The operator console's API (`/v1/admin/…`). */
+  admin: AdminApi;
   /** App-record lookup for authorizers: cached APP_CACHE_SECONDS in AWS, re-read on change locally. */
   appLookup: AppLookup;
   /** Its cache: how many records it holds (bounded, junk keys add none). */
@@ -70,11 +74,12 @@ export function buildSystem(deps: SystemDeps): System {
   const broker = new Broker({ credentials, http: deps.http ?? new FetchHttpClient(), clock, log: deps.log }, deps.broker);
   const appCache = new AppRecordCache((app) => apps.find(app), clock, { ttlMs: (deps.appCacheSeconds ?? APP_CACHE_SECONDS) * 1000, ...(deps.appStamp ? { stamp: deps.appStamp } : {}) });
   const { objects, notifier } = deps;
-  const intake =
+  const intakeDeps: IntakeDeps | undefined =
     objects && notifier
-      ? (key: string, version?: string) =>
-          processUpload({ objects, notifier, credentials, clock, log: deps.log, policyAllowList: deps.policyAllowList ?? [], testPolicyOids: deps.testPolicyOids ?? [], ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}) }, key, version)
+      ? { objects, notifier, credentials, store: deps.store, clock, log: deps.log, policyAllowList: deps.policyAllowList ?? [], testPolicyOids: deps.testPolicyOids ?? [], ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}) }
       : undefined;
+  const intake = intakeDeps ? (key: string, version?: string) => processUpload(intakeDeps, key, version) : undefined;
+  const admin = new Admin({ store: deps.store, tenants, credentials, apps, clock, log: deps.log, thresholds: deps.thresholds, intake: intakeDeps });
   const expiryCheck = notifier ? () => runExpiryCheck({ store: deps.store, credentials, tenants, notifier, clock, log: deps.log, ...(deps.thresholds ? { thresholds: deps.thresholds } : {}) }) : undefined;
   return {
     store: deps.store,
@@ -85,6 +90,7 @@ export function buildSystem(deps: SystemDeps): System {
     apps,
     broker,
     api: new Api(broker, deps.log, deps.version),
+    admin: new AdminApi(admin, deps.log),
     appLookup: appCache.lookup,
     appCache,
     ...(intake ? { intake } : {}),

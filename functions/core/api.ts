@@ -24,40 +24,47 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/tenants/{tenant}/credentials/{credential}/assertion', operation: 'assertion', auth: true },
 ];
 
-const COMPILED = ROUTES.map((route) => ({
-  route,
-  pattern: new RegExp(`^${route.path.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)').replace(/\./g, '\\.')}$`),
-}));
+/**
+ * A matcher over a route table: the route of a request and its path parameters, or
+ * not_found / method_not_allowed (with the methods allowed).
+ */
+export function routeMatcher<R extends { method: string; path: string }>(routes: readonly R[]): (method: string, path: string) => { route: R; params: Record<string, string> } {
+  const compiled = routes.map((route) => ({
+    route,
+    pattern: new RegExp(`^${route.path.replace(/\./g, '\\.').replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`),
+  }));
+  return (method, path) => {
+    let groups: Record<string, string> | undefined;
+    let hit: R | undefined;
+    const allowed: string[] = [];
+    for (const c of compiled) {
+      const m = c.pattern.exec(path);
+      if (!m) continue;
+      allowed.push(c.route.method);
+      if (c.route.method === method) {
+        hit = c.route;
+        groups = m.groups;
+        break;
+      }
+    }
+    if (!hit) {
+      if (allowed.length === 0) throw new SesameError('not_found', `no such endpoint: ${path.slice(0, 200)}`);
+      throw new SesameError('method_not_allowed', `${method.slice(0, 16)} is not allowed here; use ${allowed.join(', ')}`, { details: { allow: allowed } });
+    }
+    const params: Record<string, string> = {};
+    for (const [k, v] of Object.entries(groups ?? {})) {
+      try {
+        params[k] = v.includes('%') ? decodeURIComponent(v) : v;
+      } catch {
+        throw new SesameError('invalid_request', `path parameter ${k} is not valid percent-encoding`);
+      }
+    }
+    return { route: hit, params };
+  };
+}
 
 /** Finds the route of a request, or throws not_found / method_not_allowed. */
-export function matchRoute(method: string, path: string): { route: Route; params: Record<string, string> } {
-  let groups: Record<string, string> | undefined;
-  let hit: Route | undefined;
-  const allowed: string[] = [];
-  for (const c of COMPILED) {
-    const m = c.pattern.exec(path);
-    if (!m) continue;
-    allowed.push(c.route.method);
-    if (c.route.method === method) {
-      hit = c.route;
-      groups = m.groups;
-      break;
-    }
-  }
-  if (!hit) {
-    if (allowed.length === 0) throw new SesameError('not_found', `no such endpoint: ${path.slice(0, 200)}`);
-    throw new SesameError('method_not_allowed', `${method.slice(0, 16)} is not allowed here; use ${allowed.join(', ')}`, { details: { allow: allowed } });
-  }
-  const params: Record<string, string> = {};
-  for (const [k, v] of Object.entries(groups ?? {})) {
-    try {
-      params[k] = v.includes('%') ? decodeURIComponent(v) : v;
-    } catch {
-      throw new SesameError('invalid_request', `path parameter ${k} is not valid percent-encoding`);
-    }
-  }
-  return { route: hit, params };
-}
+export const matchRoute = routeMatcher(ROUTES);
 
 export interface ApiRequest {
   method: string;

@@ -1,4 +1,12 @@
-/** OpenAPI 3.1 description of the token API; a test checks it against ROUTES and real responses. */
+import { ADMIN_MAX_BODY_BYTES, ADMIN_UPLOAD_MAX_BODY_BYTES, DEFAULT_LIMIT, DEFAULT_MONTHS, MAX_LIMIT, MAX_MONTHS, PLATFORM_FAMILIES, STATUSES } from './admin.ts';
+import { KINDS } from './platforms/index.ts';
+import { PROFILE_NAMES } from './certificates/profile.ts';
+
+/**
+ * OpenAPI 3.1 description of the token API and the admin API; tests check it against
+ * ROUTES, ADMIN_ROUTES and real responses, lint it with Redocly's recommended rules and
+ * compile a typed client generated from it (functions/console/web/generated/api.ts).
+ */
 
 const problem = {
   type: 'object',
@@ -70,33 +78,352 @@ const params = [
   { name: 'credential', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9]+(-[a-z0-9]+)*$' } },
 ];
 
+// ------------------------------------------------------------------ admin API
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const nullable = (schema: Record<string, unknown>) => ({ oneOf: [schema, { type: 'null' }] });
+const dateTime = { type: 'string', format: 'date-time' };
+const textSchema = { type: 'object', required: ['fr', 'en'], additionalProperties: false, properties: { fr: { type: 'string' }, en: { type: 'string' } } };
+const stringList = { type: 'array', items: { type: 'string' } };
+
+const credentialStatusProperties = {
+  tenant: { type: 'string' },
+  tenant_name: { type: ['string', 'null'], description: 'Null when the tenant record cannot be read.' },
+  credential: { type: 'string' },
+  kind: { type: 'string', description: `The credential's kind: ${KINDS.join(', ')}.` },
+  platform: ref('PlatformFamily'),
+  platform_title: ref('Text'),
+  environment: { type: 'string' },
+  status: ref('Status'),
+  expires_at: { type: ['string', 'null'], format: 'date-time', description: 'The soonest end date; null when none is recorded.' },
+  days_left: { type: ['integer', 'null'], description: 'Whole days until expires_at, rounded up; 0 or less once expired.' },
+  threshold: { type: ['integer', 'null'], description: 'The alert threshold (days) crossed, when one is.' },
+  what: nullable(ref('Text')),
+};
+const credentialStatusRequired = Object.keys(credentialStatusProperties);
+
+const finding = { type: 'object', required: ['code', 'message'], additionalProperties: false, properties: { code: { type: 'string' }, message: ref('Text'), certificate: { type: 'object', required: ['position', 'subject'], additionalProperties: false, properties: { position: { type: 'integer' }, subject: { type: 'string' } } } } };
+
+const adminSchemas = {
+  Text: textSchema,
+  Status: { type: 'string', enum: [...STATUSES], description: 'expired: its end date is past; refused: the last certificate uploaded was refused; incomplete: a placeholder, or cannot vend yet; expiring: an alert threshold is crossed.' },
+  PlatformFamily: { type: 'string', enum: [...PLATFORM_FAMILIES] },
+  Operator: { type: 'object', required: ['sub'], additionalProperties: false, properties: { sub: { type: 'string' }, username: { type: 'string' }, email: { type: 'string' } } },
+  CredentialStatus: { type: 'object', required: credentialStatusRequired, additionalProperties: false, properties: credentialStatusProperties },
+  StatusCounts: {
+    type: 'object',
+    required: ['total', ...STATUSES],
+    additionalProperties: false,
+    properties: Object.fromEntries(['total', ...STATUSES].map((k) => [k, { type: 'integer', minimum: 0 }])),
+  },
+  RecordError: { type: 'object', required: ['secret', 'code', 'detail'], additionalProperties: false, properties: { secret: { type: 'string' }, code: { type: 'string' }, detail: { type: 'string' } } },
+  CredentialPage: {
+    type: 'object',
+    required: ['at', 'counts', 'items', 'next_cursor', 'matching', 'errors'],
+    additionalProperties: false,
+    properties: {
+      at: dateTime,
+      counts: { ...ref('StatusCounts'), description: 'Over the search and the tenant and platform filters, whatever the status filter.' },
+      items: { type: 'array', items: ref('CredentialStatus') },
+      next_cursor: { type: ['string', 'null'], description: 'Pass it as `cursor` for the next page; null on the last one.' },
+      matching: { type: 'integer', minimum: 0, description: 'How many credentials match every filter, over all pages.' },
+      errors: { type: 'array', items: ref('RecordError'), description: 'Records that could not be read, left out of the counts.' },
+    },
+  },
+  Timeline: {
+    type: 'object',
+    required: ['today', 'from', 'to', 'items'],
+    additionalProperties: false,
+    properties: { today: { type: 'string', format: 'date' }, from: { type: 'string', format: 'date' }, to: { type: 'string', format: 'date' }, items: { type: 'array', items: ref('CredentialStatus'), description: 'Soonest first: what has expired, then what ends by `to`.' } },
+  },
+  Tenant: {
+    type: 'object',
+    required: ['id', 'name', 'alert_emails', 'created_at', 'updated_at', 'credentials'],
+    additionalProperties: false,
+    properties: {
+      id: { type: 'string', pattern: '^[a-z0-9-]{1,64}$' },
+      name: { type: 'string' },
+      siret: { type: 'string' },
+      siren: { type: 'string' },
+      bce: { type: 'string' },
+      alert_emails: stringList,
+      created_at: { type: ['string', 'null'], format: 'date-time', description: 'Null for a tenant declared by the stack.' },
+      updated_at: { type: ['string', 'null'], format: 'date-time' },
+      credentials: { type: 'integer', minimum: 0 },
+    },
+  },
+  TenantList: { type: 'object', required: ['items'], additionalProperties: false, properties: { items: { type: 'array', items: ref('Tenant') } } },
+  TenantInput: {
+    type: 'object',
+    required: ['id', 'name'],
+    additionalProperties: false,
+    properties: { id: { type: 'string', pattern: '^[a-z0-9-]{1,64}$' }, name: { type: 'string', maxLength: 200 }, siret: { type: 'string' }, siren: { type: 'string' }, bce: { type: 'string' }, alert_emails: { type: 'array', items: { type: 'string', format: 'email' }, maxItems: 20 } },
+  },
+  TenantChanges: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'Only the fields given change; null removes an identifier.',
+    properties: {
+      name: { type: 'string' },
+      siret: { type: ['string', 'null'] },
+      siren: { type: ['string', 'null'] },
+      bce: { type: ['string', 'null'] },
+      alert_emails: { ...stringList, description: 'Replaces the list.' },
+      add_alert_emails: stringList,
+      remove_alert_emails: stringList,
+    },
+  },
+  TenantUpdate: { type: 'object', required: ['tenant', 'changed'], additionalProperties: false, properties: { tenant: ref('Tenant'), changed: stringList } },
+  CertificateSummary: {
+    type: 'object',
+    required: ['subject', 'issuer', 'serial', 'not_before', 'not_after', 'key', 'signature_algorithm', 'signature_digest', 'key_usage', 'extended_key_usage', 'policies', 'sha256'],
+    additionalProperties: false,
+    properties: {
+      subject: { type: 'string' },
+      issuer: { type: 'string' },
+      serial: { type: 'string' },
+      not_before: dateTime,
+      not_after: dateTime,
+      key: { type: 'object', required: ['type'], additionalProperties: false, properties: { type: { type: 'string' }, size: { type: 'integer' }, curve: { type: 'string' } } },
+      signature_algorithm: { type: 'string' },
+      signature_digest: { type: ['string', 'null'] },
+      key_usage: { type: ['array', 'null'], items: { type: 'string' } },
+      extended_key_usage: { type: ['array', 'null'], items: { type: 'string' } },
+      policies: stringList,
+      sha256: { type: 'string' },
+    },
+  },
+  CertificateReport: {
+    type: 'object',
+    required: ['valid', 'profile', 'validated_at', 'errors', 'warnings', 'certificates'],
+    additionalProperties: false,
+    properties: {
+      valid: { type: 'boolean' },
+      profile: { type: 'string', enum: [...PROFILE_NAMES] },
+      validated_at: dateTime,
+      errors: { type: 'array', items: finding },
+      warnings: { type: 'array', items: finding },
+      certificates: { type: 'array', items: ref('CertificateSummary') },
+    },
+  },
+  CertificateReportView: {
+    type: 'object',
+    required: ['outcome', 'file', 'processed_at'],
+    additionalProperties: false,
+    properties: {
+      outcome: { type: 'string', enum: ['accepted', 'unchanged', 'rejected', 'deleted'], description: 'deleted: the file held private key material and was destroyed.' },
+      file: { type: 'string' },
+      processed_at: dateTime,
+      reason: { ...ref('Text'), description: 'Why, when the file was refused before any check (a credential that takes no certificate).' },
+      report: ref('CertificateReport'),
+    },
+  },
+  UploadVerdict: {
+    type: 'object',
+    required: ['outcome', 'file', 'processed_at'],
+    additionalProperties: false,
+    properties: {
+      outcome: { type: 'string', enum: ['accepted', 'unchanged', 'rejected', 'deleted'] },
+      file: { type: 'string' },
+      processed_at: dateTime,
+      reason: ref('Text'),
+      report: ref('CertificateReport'),
+      version: { type: 'string', description: 'The credential version the accepted certificate made.' },
+    },
+  },
+  CertificateUpload: {
+    type: 'object',
+    required: ['file_name', 'content_base64'],
+    additionalProperties: false,
+    properties: { file_name: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^/\\\\]+$' }, content_base64: { type: 'string', contentEncoding: 'base64', description: 'The file (PEM, DER or PKCS#7), at most 64 KiB once decoded.' } },
+  },
+  CredentialDetail: {
+    type: 'object',
+    required: [...credentialStatusRequired, 'fields', 'secret_fields', 'versions', 'expiries', 'certificate', 'alerts', 'renewal'],
+    additionalProperties: false,
+    properties: {
+      ...credentialStatusProperties,
+      fields: { type: 'object', additionalProperties: true, description: 'The stored fields, every secret one replaced by "[redacted]".' },
+      secret_fields: stringList,
+      versions: {
+        type: 'array',
+        items: { type: 'object', required: ['version', 'created_at', 'stage'], additionalProperties: false, properties: { version: { type: 'string' }, created_at: { type: ['string', 'null'], format: 'date-time' }, stage: { type: 'string', enum: ['current', 'previous'] } } },
+      },
+      expiries: { type: 'array', items: { type: 'object', required: ['what', 'at'], additionalProperties: false, properties: { what: ref('Text'), at: dateTime } } },
+      certificate: { type: 'object', required: ['accepts', 'report'], additionalProperties: false, properties: { accepts: { type: 'boolean' }, report: nullable(ref('CertificateReportView')) } },
+      alerts: { type: 'array', items: { type: 'object', required: ['level', 'at'], additionalProperties: false, properties: { level: { type: 'string' }, at: { type: ['string', 'null'], format: 'date-time' } } } },
+      renewal: { type: 'object', required: ['fr', 'en'], additionalProperties: false, properties: { fr: stringList, en: stringList } },
+    },
+  },
+  App: {
+    type: 'object',
+    required: ['app', 'tenants', 'created_at'],
+    additionalProperties: false,
+    properties: {
+      app: { type: 'string' },
+      tenants: stringList,
+      kinds: stringList,
+      created_at: dateTime,
+      key_created_at: dateTime,
+      previous_key_created_at: dateTime,
+      previous_key_expires_at: dateTime,
+      revoked_at: dateTime,
+    },
+  },
+  AppList: { type: 'object', required: ['items'], additionalProperties: false, properties: { items: { type: 'array', items: ref('App') } } },
+  AppInput: { type: 'object', required: ['app', 'tenants'], additionalProperties: false, properties: { app: { type: 'string', pattern: '^[a-z0-9-]{1,64}$' }, tenants: { ...stringList, minItems: 1 }, kinds: { type: 'array', items: { type: 'string', enum: [...KINDS] } } } },
+  AppCreated: { type: 'object', required: ['app', 'key', 'tenants'], additionalProperties: false, properties: { app: { type: 'string' }, key: { type: 'string', description: 'The app key, shown this once.' }, tenants: stringList } },
+  AppRotation: { type: 'object', additionalProperties: false, properties: { overlap: { type: 'string', description: 'How long the previous key keeps working: 30m, 24h (the default), 7d, or 0.', pattern: '^\\d{1,7}[smhd]?$' } } },
+  AppRotated: { type: 'object', required: ['app', 'key', 'previous_key_expires_at'], additionalProperties: false, properties: { app: { type: 'string' }, key: { type: 'string', description: 'The new key, shown this once.' }, previous_key_expires_at: dateTime } },
+  Empty: { type: 'object', additionalProperties: false, maxProperties: 0 },
+};
+
+const adminErrors = (codes: string[]) =>
+  Object.fromEntries(
+    codes.map((c) => [
+      c,
+      problemResponse(
+        {
+          '400': 'A malformed id, parameter or body; `field` names what is wrong.',
+          '401': 'No valid operator access token.',
+          '404': 'Unknown tenant, credential, app or path.',
+          '409': 'It exists already (or, for an app, is revoked).',
+          '413': `Body over ${ADMIN_MAX_BODY_BYTES / 1024} KiB (${ADMIN_UPLOAD_MAX_BODY_BYTES / 1024} KiB for a certificate upload).`,
+          '500': 'An internal error; details are in the logs only.',
+        }[c] as string,
+      ),
+    ]),
+  );
+
+const json = (description: string, schema: Record<string, unknown>) => ({ description, content: { 'application/json': { schema } } });
+const body = (schema: Record<string, unknown>, required = true) => ({ required, content: { 'application/json': { schema } } });
+const tenantParam = { name: 'tenant', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9-]{1,64}$' } };
+const credentialParam = { name: 'credential', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9]+(-[a-z0-9]+)*$' } };
+const appParam = { name: 'app', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9-]{1,64}$' } };
+const query = (name: string, schema: Record<string, unknown>, description: string) => ({ name, in: 'query', required: false, schema, description });
+const filters = [
+  query('q', { type: 'string', maxLength: 200 }, 'Words found in the tenant id or name, the credential id or the kind (case and accents ignored).'),
+  query('tenant', { type: 'string', pattern: '^[a-z0-9-]{1,64}$' }, 'One tenant.'),
+  query('platform', { type: 'string', enum: [...PLATFORM_FAMILIES, ...KINDS.filter((k) => !(PLATFORM_FAMILIES as readonly string[]).includes(k))] }, 'A platform family or one kind.'),
+];
+const admin = (tag: string, operationId: string, summary: string, rest: Record<string, unknown>) => ({ operationId, summary, tags: [tag], security: [{ operator: [] }], ...rest });
+
+const adminPaths = {
+  '/v1/admin/me': {
+    get: admin('Operators', 'adminMe', 'The operator signed in', { responses: { '200': json('The operator, from the access token.', ref('Operator')), ...adminErrors(['401']) } }),
+  },
+  '/v1/admin/credentials': {
+    get: admin('Credentials', 'adminCredentials', 'Every credential with its status (the overview)', {
+      description: 'From the secrets\' tags alone: nothing is decrypted. Sorted by tenant, then credential.',
+      parameters: [
+        ...filters,
+        query('status', { type: 'string', pattern: `^(${STATUSES.join('|')})(,(${STATUSES.join('|')}))*$` }, 'One status, or several separated by commas.'),
+        query('limit', { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT }, 'Items per page.'),
+        query('cursor', { type: 'string' }, 'The `next_cursor` of the previous page.'),
+      ],
+      responses: { '200': json('One page of credentials, with the counts per status.', ref('CredentialPage')), ...adminErrors(['400', '401', '500']) },
+    }),
+  },
+  '/v1/admin/timeline': {
+    get: admin('Credentials', 'adminTimeline', 'What expires in the coming months', {
+      parameters: [query('months', { type: 'integer', minimum: 1, maximum: MAX_MONTHS, default: DEFAULT_MONTHS }, 'How far ahead.'), ...filters],
+      responses: { '200': json('Credentials with an end date by `to`, and those already expired, soonest first.', ref('Timeline')), ...adminErrors(['400', '401', '500']) },
+    }),
+  },
+  '/v1/admin/tenants': {
+    get: admin('Tenants', 'adminListTenants', 'Every tenant', { responses: { '200': json('The tenants, by id.', ref('TenantList')), ...adminErrors(['401', '500']) } }),
+    post: admin('Tenants', 'adminAddTenant', 'Add a tenant', {
+      requestBody: body(ref('TenantInput')),
+      responses: { '201': json('The tenant added.', ref('Tenant')), ...adminErrors(['400', '401', '409', '413', '500']) },
+    }),
+  },
+  '/v1/admin/tenants/{tenant}': {
+    get: admin('Tenants', 'adminGetTenant', 'One tenant', { parameters: [tenantParam], responses: { '200': json('The tenant.', ref('Tenant')), ...adminErrors(['400', '401', '404', '500']) } }),
+    patch: admin('Tenants', 'adminUpdateTenant', 'Change a tenant', {
+      parameters: [tenantParam],
+      requestBody: body(ref('TenantChanges')),
+      responses: { '200': json('The tenant as it now is, and the fields that changed.', ref('TenantUpdate')), ...adminErrors(['400', '401', '404', '413', '500']) },
+    }),
+  },
+  '/v1/admin/tenants/{tenant}/credentials/{credential}': {
+    get: admin('Credentials', 'adminGetCredential', 'One credential, its secrets redacted', {
+      parameters: [tenantParam, credentialParam],
+      responses: { '200': json('The credential: fields (redacted), versions, expiries, last certificate report, alerts, renewal steps.', ref('CredentialDetail')), ...adminErrors(['400', '401', '404', '500']) },
+    }),
+  },
+  '/v1/admin/tenants/{tenant}/credentials/{credential}/certificate': {
+    post: admin('Credentials', 'adminUploadCertificate', 'Upload a certificate for a credential', {
+      description: 'The same rules as the intake bucket: the file ends in accepted/ or rejected/ with its report in reports/; a file holding a private key is written nowhere.',
+      parameters: [tenantParam, credentialParam],
+      requestBody: body(ref('CertificateUpload')),
+      responses: { '200': json('The verdict (a refusal is a verdict too).', ref('UploadVerdict')), ...adminErrors(['400', '401', '404', '413', '500']) },
+    }),
+  },
+  '/v1/admin/apps': {
+    get: admin('Apps', 'adminListApps', 'Every app', { responses: { '200': json('The apps, never a key nor its hash.', ref('AppList')), ...adminErrors(['401', '500']) } }),
+    post: admin('Apps', 'adminAddApp', 'Create an app and its key', {
+      requestBody: body(ref('AppInput')),
+      responses: { '201': json('The app and its key, shown this once.', ref('AppCreated')), ...adminErrors(['400', '401', '404', '409', '413', '500']) },
+    }),
+  },
+  '/v1/admin/apps/{app}/revoke': {
+    post: admin('Apps', 'adminRevokeApp', 'Revoke an app\'s keys', {
+      parameters: [appParam],
+      requestBody: body(ref('Empty'), false),
+      responses: { '200': json('The app, revoked.', ref('App')), ...adminErrors(['400', '401', '404', '413', '500']) },
+    }),
+  },
+  '/v1/admin/apps/{app}/rotate': {
+    post: admin('Apps', 'adminRotateApp', 'Give an app a new key', {
+      parameters: [appParam],
+      requestBody: body(ref('AppRotation'), false),
+      responses: { '200': json('The new key, shown this once.', ref('AppRotated')), ...adminErrors(['400', '401', '404', '409', '413', '500']) },
+    }),
+  },
+};
+
 export function openApiDocument(version: string) {
   return {
     openapi: '3.1.0',
     info: {
-      title: 'Sesame token API',
+      title: 'Sesame API',
       version,
-      description: 'Hands apps the exact headers to send to French and Belgian administrative APIs, per tenant credential.',
+      description:
+        'The token API hands apps the exact headers to send to French and Belgian administrative APIs, per tenant credential. The admin API (`/v1/admin/…`) is what the operator console uses: it never returns a secret value.',
     },
+    servers: [{ url: '/', description: 'The Sesame deployment serving this document (the API Gateway URL in AWS, http://127.0.0.1:<port> locally).' }],
+    tags: [
+      { name: 'Token', description: 'For apps, with an app key.' },
+      { name: 'Operators', description: 'The operator signed in.' },
+      { name: 'Credentials', description: 'What is fine, what expires when, what was refused.' },
+      { name: 'Tenants', description: 'The client organisations.' },
+      { name: 'Apps', description: 'App keys for the token API.' },
+    ],
     components: {
-      securitySchemes: { appKey: { type: 'http', scheme: 'bearer', description: 'An app key from `sesame app add`.' } },
-      schemas: { Problem: problem, Token: token, Assertion: assertion },
+      securitySchemes: {
+        appKey: { type: 'http', scheme: 'bearer', description: 'An app key from `sesame app add`.' },
+        operator: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An operator\'s OpenID Connect access token (Cognito or the configured issuer; locally, the `sesame dev` login).' },
+      },
+      schemas: { Problem: problem, Token: token, Assertion: assertion, ...adminSchemas },
     },
     paths: {
       '/v1/health': {
         get: {
           operationId: 'health',
+          summary: 'Whether the broker is up',
+          tags: ['Token'],
           security: [],
           responses: { '200': { description: 'The broker is up.', content: { 'application/json': { schema: { type: 'object', required: ['status'], properties: { status: { const: 'ok' }, version: { type: 'string' } } } } } } },
         },
       },
       '/v1/openapi.json': {
-        get: { operationId: 'openapi', security: [], responses: { '200': { description: 'This document.', content: { 'application/json': { schema: { type: 'object' } } } } } },
+        get: { operationId: 'openapi', summary: 'This document', tags: ['Token'], security: [], responses: { '200': { description: 'This document.', content: { 'application/json': { schema: { type: 'object' } } } } } },
       },
       '/v1/tenants/{tenant}/credentials/{credential}/token': {
         post: {
           operationId: 'token',
           summary: 'Headers to send upstream for one tenant credential',
+          tags: ['Token'],
           security: [{ appKey: [] }],
           parameters: params,
           responses: { '200': { description: 'Authentication material.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Token' } } } }, ...errors },
@@ -106,11 +433,13 @@ export function openApiDocument(version: string) {
         post: {
           operationId: 'assertion',
           summary: 'A signed FLA client assertion (private_key_jwt), for apps that call the token endpoint themselves',
+          tags: ['Token'],
           security: [{ appKey: [] }],
           parameters: params,
           responses: { '200': { description: 'A signed client assertion.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Assertion' } } } }, ...errors },
         },
       },
+      ...adminPaths,
     },
   };
 }

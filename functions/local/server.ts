@@ -1,7 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { makeJwtAuthorizer, type JwtAuthorizer } from '../adapters/jwt-authorizer.ts';
 import type { System } from '../adapters/system.ts';
+import { makeAdminHandler } from '../admin/admin.ts';
+import { ADMIN_UPLOAD_MAX_BODY_BYTES } from '../core/admin-api.ts';
 import { makeAuthorizerHandler } from '../authorizer/authorizer.ts';
 import { matchRoute, MAX_BODY_BYTES, problemResponse } from '../core/api.ts';
 import { describeError, SesameError } from '../core/errors.ts';
@@ -9,23 +15,62 @@ import { makeTokenHandler, type TokenEvent } from '../token/token.ts';
 
 /**
  * The local broker: the same authorizer and token handlers as in AWS, fed with the
- * API Gateway events node:http requests would have produced.
+ * API Gateway events node:http requests would have produced. With an operator
+ * issuer, also the admin API behind the equivalent of API Gateway's JWT authorizer,
+ * and the operator console.
  */
 export interface LocalServer {
   url: string;
   server: Server;
+  /**
+   * Who logs operators in: the admin API accepts its access tokens from now on, and
+   * the console is configured to log in there. The broker's own URL (the console's
+   * redirect URI) is known only once it listens, hence after the start.
+   */
+  setOperatorAuth(auth: OperatorAuth): void;
   close(): Promise<void>;
 }
 
+/** The operators' OpenID provider, as API Gateway's JWT authorizer and the console see it. */
+export interface OperatorAuth {
+  issuer: string;
+  /** The access tokens' audience(s): `sesame-admin` locally. */
+  audience: string | string[];
+  /** The console's public client. */
+  clientId: string;
+  /** What the console asks for, e.g. `openid profile email sesame:admin`. */
+  scope: string;
+  /** The admin API's resource indicator, when the issuer wants one named. */
+  resource?: string;
+  jwksUri?: string;
+}
+
+export interface LocalServerOptions {
+  port?: number;
+  host?: string;
+  operatorAuth?: OperatorAuth;
+  /** The built console (functions/console/build.ts); without it, built at the first setOperatorAuth. */
+  consoleDir?: string;
+}
+
+/**
+ * The admin API takes certificate uploads (base64 in JSON): larger bodies than the token
+ * API. This is the transport's limit, as API Gateway's; each admin route has its own.
+ */
+const ADMIN_MAX_BODY_BYTES = ADMIN_UPLOAD_MAX_BODY_BYTES;
+const ADMIN_PREFIX = '/v1/admin/';
+const isAdminPath = (path: string) => path.startsWith(ADMIN_PREFIX) || path === '/v1/admin';
+const isConsolePath = (path: string) => path === '/console' || path.startsWith('/console/');
+
 class BodyTooLarge extends Error {}
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
+      if (size > limit) {
         req.pause();
         reject(new BodyTooLarge());
         return;
@@ -40,7 +85,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 function send(res: ServerResponse, out: APIGatewayProxyStructuredResultV2, close = false): void {
   if (close) res.setHeader('connection', 'close');
   res.writeHead(out.statusCode ?? 200, out.headers as Record<string, string> | undefined);
-  res.end(out.body ?? '');
+  res.end(out.isBase64Encoded && out.body ? Buffer.from(out.body, 'base64') : (out.body ?? ''));
 }
 
 let requestCount = 0;
@@ -49,11 +94,15 @@ function toEvent(req: IncomingMessage, url: URL, body: string): TokenEvent {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
   const now = Date.now();
+  // As API Gateway: repeated parameters joined with commas; absent when there is no query.
+  const query: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) query[k] = k in query ? `${query[k]},${v}` : v;
   return {
     version: '2.0',
     routeKey: '$default',
     rawPath: url.pathname,
     rawQueryString: url.search.slice(1),
+    ...(url.search.length > 1 ? { queryStringParameters: query } : {}),
     headers,
     body: body === '' ? undefined : body,
     isBase64Encoded: false,
@@ -73,26 +122,94 @@ function toEvent(req: IncomingMessage, url: URL, body: string): TokenEvent {
   } as TokenEvent;
 }
 
-export async function startLocalServer(system: System, options: { port?: number; host?: string } = {}): Promise<LocalServer> {
+/** 401 for the admin API, as API Gateway's JWT authorizer answers, in our problem+json. */
+function unauthorizedOperator(presented: boolean): APIGatewayProxyStructuredResultV2 {
+  const out = problemResponse(new SesameError('unauthorized', 'a valid operator access token is required: Authorization: Bearer <access token>'));
+  out.headers['www-authenticate'] = presented ? 'Bearer realm="sesame-admin", error="invalid_token"' : 'Bearer realm="sesame-admin"';
+  return out;
+}
+
+export async function startLocalServer(system: System, options: LocalServerOptions = {}): Promise<LocalServer> {
   const host = options.host ?? '127.0.0.1';
   const tokenHandler = makeTokenHandler(system.api);
   // Unlike API Gateway, no verdict cache: every request is checked against the app record,
   // which system.appLookup re-reads as soon as it changes (`sesame app revoke` in another
   // process holds from the next request). A verdict costs a SHA-256 and, locally, one stat.
   const authorize = makeAuthorizerHandler(system.apps, system.log, system.appLookup);
+  const adminHandler = makeAdminHandler(system.admin);
+  type ConsoleHandler = import('../console/console.ts').ConsoleHandler;
+  // The console's files: given, or built once (esbuild, about a second) into a temporary folder.
+  let built: Promise<string> | undefined;
+  let builtDir: string | undefined;
+  const consoleDir = () =>
+    options.consoleDir !== undefined
+      ? Promise.resolve(options.consoleDir)
+      : (built ??= (async () => {
+          const { buildConsole } = await import('../console/build.ts');
+          builtDir = await mkdtemp(join(tmpdir(), 'sesame-console-'));
+          return buildConsole(builtDir);
+        })());
+  let operator: { auth: OperatorAuth; verify: JwtAuthorizer; console: Promise<ConsoleHandler> } | undefined;
+  const setOperatorAuth = (auth: OperatorAuth) => {
+    // Loaded only with an operator issuer: the token API alone needs none of the console.
+    const consoleHandler = Promise.all([import('../console/console.ts'), consoleDir()]).then(([{ makeConsoleHandler }, dir]) =>
+      makeConsoleHandler({
+        dir,
+        env: {
+          SESAME_CONSOLE_ISSUER: auth.issuer,
+          SESAME_CONSOLE_CLIENT_ID: auth.clientId,
+          SESAME_CONSOLE_SCOPE: auth.scope,
+          ...(auth.resource ? { SESAME_CONSOLE_RESOURCE: auth.resource } : {}),
+        },
+      }),
+    );
+    consoleHandler.catch(() => undefined); // reported when the console is asked for
+    operator = {
+      auth,
+      // The clock is the system's: a test moves it past a token's expiry, no sleep.
+      verify: makeJwtAuthorizer({ issuer: auth.issuer, audience: auth.audience, clock: system.clock, ...(auth.jwksUri ? { jwksUri: auth.jwksUri } : {}) }),
+      console: consoleHandler,
+    };
+  };
+  if (options.operatorAuth) setOperatorAuth(options.operatorAuth);
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', `http://${host}`);
     try {
+      const admin = isAdminPath(url.pathname);
+      const limit = admin ? ADMIN_MAX_BODY_BYTES : MAX_BODY_BYTES;
       let body: string;
       try {
-        body = await readBody(req);
+        body = await readBody(req, limit);
       } catch (err) {
         if (!(err instanceof BodyTooLarge)) throw err;
-        send(res, problemResponse(new SesameError('payload_too_large', `request bodies are limited to ${MAX_BODY_BYTES} bytes`)), true);
+        send(res, problemResponse(new SesameError('payload_too_large', `request bodies are limited to ${limit} bytes`)), true);
         return;
       }
       const event = toEvent(req, url, body);
+      if (admin) {
+        // API Gateway's JWT authorizer: no valid token, no call to the function.
+        const authorization = event.headers.authorization;
+        const verdict = operator ? await operator.verify(authorization) : undefined;
+        if (!verdict) {
+          send(res, unauthorizedOperator(authorization !== undefined));
+          return;
+        }
+        const adminEvent = {
+          ...(event as unknown as APIGatewayProxyEventV2),
+          requestContext: { ...event.requestContext, authorizer: { principalId: '', integrationLatency: 0, jwt: { claims: verdict.claims, scopes: verdict.scopes } } },
+        } as unknown as APIGatewayProxyEventV2WithJWTAuthorizer;
+        send(res, await adminHandler(adminEvent));
+        return;
+      }
+      if (isConsolePath(url.pathname)) {
+        if (!operator) {
+          send(res, problemResponse(new SesameError('not_found', 'the operator console needs an OpenID provider: `sesame dev` starts one')));
+          return;
+        }
+        send(res, await (await operator.console)(event as unknown as APIGatewayProxyEventV2));
+        return;
+      }
       let route;
       try {
         route = matchRoute(event.requestContext.http.method, url.pathname).route;
@@ -126,10 +243,14 @@ export async function startLocalServer(system: System, options: { port?: number;
   return {
     url: `http://${host}:${port}`,
     server,
-    close: () =>
-      new Promise<void>((resolve) => {
+    setOperatorAuth,
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      await built?.catch(() => undefined);
+      if (builtDir) await rm(builtDir, { recursive: true, force: true });
+    },
   };
 }

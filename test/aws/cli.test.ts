@@ -729,7 +729,12 @@ describe('sesame --aws cert upload', () => {
     expect(JSON.parse(expectOk(sandbox).stdout)).toMatchObject({ outcome: 'accepted', tenant: 'cfa-paris', credential: 'chorus-edi-sandbox' });
     const filled = await secretState('sesame/cfa-paris/chorus-edi-sandbox');
     expect(filled.value).toMatchObject({ environment: 'sandbox', fields: { usage: 'client', certificate_sha256: sha256(good.leaf.der) } });
-    expect(filled.tags).toEqual(credentialTags('cfa-paris', 'chorus-edi-sandbox', 'chorus-edi', 'sandbox', good.leaf.cert.notAfter.toISOString()));
+    expect(filled.tags).toEqual({
+      ...credentialTags('cfa-paris', 'chorus-edi-sandbox', 'chorus-edi', 'sandbox', good.leaf.cert.notAfter.toISOString()),
+      'sesame:certificate-verdict': 'accepted',
+      'sesame:certificate-at': expect.any(String),
+      'sesame:certificate-for': good.leaf.cert.notAfter.toISOString(),
+    });
   });
 });
 

@@ -149,7 +149,8 @@ describe.each(SOURCES)('the certificate function (%s)', (from: Source) => {
     const { result } = await run(event);
     expect(result).toEqual({ processed: 1, outcomes: [{ key, outcome: 'rejected' }] });
 
-    expect(await secretState(CREDENTIAL)).toEqual(before);
+    // Nothing changes but the verdict, recorded as tags for the console's overview.
+    expect(await secretState(CREDENTIAL)).toEqual({ ...before, tags: { ...before.tags, 'sesame:certificate-verdict': 'rejected', 'sesame:certificate-at': expect.any(String), 'sesame:certificate-for': 'none' } });
     expect(await readObject(d.bucket, 'rejected/cfa-paris/chorus-edi/server cert.p7b')).toEqual(bytes);
     const report = await readJson(d.bucket, 'reports/cfa-paris/chorus-edi/server cert.p7b.json');
     expect(report).toMatchObject({ outcome: 'rejected', valid: false, errors: [expect.objectContaining({ code: 'extended_key_usage' })] });
@@ -188,7 +189,7 @@ describe.each(SOURCES)('the certificate function (%s)', (from: Source) => {
     const alerts = await receivedAlerts(d.queueUrl);
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ subject: '[Sesame] Certificate refused for cfa-paris/chorus-edi', attributes: { tenant: 'cfa-paris', kind: 'chorus-edi', severity: 'critical' } });
-    expect(await secretState(CREDENTIAL)).toEqual(before);
+    expect(await secretState(CREDENTIAL)).toEqual({ ...before, tags: { ...before.tags, 'sesame:certificate-verdict': 'deleted', 'sesame:certificate-at': expect.any(String), 'sesame:certificate-for': 'none' } });
     expect(output.replace(/\\n|\s/g, '')).not.toContain(keyBody.slice(40, 120));
 
     // The event of the first version arrives late: that version is gone too.

@@ -99,10 +99,11 @@ describe('the production stack', () => {
     expect.stringMatching(/^\$\{TokenApiAuthorizerRole[0-9A-F]+\.Arn\}$/),
     expect.stringMatching(/^\$\{CertificateIntakeFunctionRole[0-9A-F]+\.Arn\}$/),
     expect.stringMatching(/^\$\{ExpiryWatchFunctionRole[0-9A-F]+\.Arn\}$/),
+    expect.stringMatching(/^\$\{ConsoleAdminRole[0-9A-F]+\.Arn\}$/),
   ];
   const cfnExecRole = 'arn:${AWS::Partition}:iam::111122223333:role/cdk-*-cfn-exec-role-*';
 
-  it('denies the secrets to everyone but the four functions, the admin role and CDK’s deployment role, with the CLI’s statement', () => {
+  it('denies the secrets to everyone but the five functions that use them, the admin role and CDK’s deployment role, with the CLI’s statement', () => {
     const policies = Object.values(template.findResources('AWS::SecretsManager::ResourcePolicy'));
     expect(policies).toHaveLength(8);
     for (const p of policies) {
@@ -119,7 +120,15 @@ describe('the production stack', () => {
     // Without a config there is no admin role, but the CLI still needs the functions' roles.
     const bare = render(synth().template.findOutputs(SECRET_PRINCIPALS_OUTPUT)[SECRET_PRINCIPALS_OUTPUT]!.Value) as string;
     expect(bare.split(',')).toEqual([...functionRoles, cfnExecRole]);
-    expect(Object.keys(template.findOutputs('*')).sort()).toEqual(['AlertsTopicArn', 'IntakeBucket', 'KmsKeyArn', SECRET_PRINCIPALS_OUTPUT, expect.stringMatching(/^TokenApiUrl/)]);
+    expect(Object.keys(template.findOutputs('*')).sort()).toEqual([
+      'AlertsTopicArn',
+      expect.stringMatching(/^ConsoleUrl/),
+      expect.stringMatching(/^ConsoleUserPoolId/),
+      'IntakeBucket',
+      'KmsKeyArn',
+      SECRET_PRINCIPALS_OUTPUT,
+      expect.stringMatching(/^TokenApiUrl/),
+    ]);
   });
 
   it('encrypts secrets, bucket and both topics with one customer-managed key that rotates', () => {
@@ -131,7 +140,7 @@ describe('the production stack', () => {
 
   it('traces every function and names its Powertools service', () => {
     const fns = Object.values(template.findResources('AWS::Lambda::Function')).filter((f) => f.Properties.Runtime === 'nodejs22.x');
-    expect(fns.map((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).sort()).toEqual(['sesame-authorizer', 'sesame-certificate', 'sesame-expiry', 'sesame-token']);
+    expect(fns.map((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).sort()).toEqual(['sesame-admin', 'sesame-authorizer', 'sesame-certificate', 'sesame-console', 'sesame-expiry', 'sesame-token']);
     for (const f of fns) expect(f.Properties.TracingConfig).toEqual({ Mode: 'Active' });
   });
 
@@ -149,7 +158,7 @@ describe('the production stack', () => {
     const stage = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'))[0]?.Properties;
     expect(stage.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
     const format = JSON.parse(stage.AccessLogSettings.Format);
-    expect(Object.keys(format)).toEqual(['requestId', 'time', 'ip', 'route', 'status', 'latencyMs', 'app', 'authorizerError', 'integrationError']);
+    expect(Object.keys(format)).toEqual(['requestId', 'time', 'ip', 'route', 'status', 'latencyMs', 'app', 'operator', 'authorizerError', 'integrationError']);
     expect(stage.AccessLogSettings.Format).not.toMatch(/header|authorization/i);
   });
 
@@ -157,6 +166,10 @@ describe('the production stack', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
     expect(alarms.map((a) => a.AlarmDescription).sort()).toEqual(
       [
+        'Sesame Admin: invocations were throttled',
+        'Sesame Admin: the function failed',
+        'Sesame Console: invocations were throttled',
+        'Sesame Console: the function failed',
         'Sesame Authorizer: invocations were throttled',
         'Sesame Authorizer: the function failed',
         'Sesame Certificate: invocations were throttled',

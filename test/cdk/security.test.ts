@@ -47,7 +47,9 @@ describe('encrypted destinations', () => {
       const publishes = g.some((x) => x.startsWith('sns:Publish'));
       expect(g.filter((x) => viaSns.test(x)), fn).toHaveLength(publishes ? 2 : 0);
     }
-    expect(['CertificateIntakeFunction', 'ExpiryWatchFunction'].every((fn) => grantsOf(template, fn, ['sns']).length === 1)).toBe(true);
+    expect(['CertificateIntakeFunction', 'ExpiryWatchFunction', 'ConsoleAdmin'].every((fn) => grantsOf(template, fn, ['sns']).length === 1)).toBe(true);
+    const admin = grantsOf(template, 'ConsoleAdmin', ['sns', 'kms']);
+    expect(admin.filter((x) => viaSns.test(x))).toHaveLength(2);
   });
 
   it('sends failed events to the SQS-managed dead-letter queues with sqs:SendMessage only', () => {
@@ -82,6 +84,9 @@ describe('every grant in the template', () => {
       const actions = grantsOf(template, fn, ['secretsmanager']).map((g) => g.split(' ')[0]);
       expect(actions.filter((a) => !allowed.has(a as string)), fn).toEqual([]);
     }
+    // The admin API creates tenants and apps and sets their resource policy, as the CLI does (test/cdk/operator-console.test.ts); it never deletes, restores or rotates.
+    const admin = grantsOf(template, 'ConsoleAdmin', ['secretsmanager']).map((g) => g.split(' ')[0] as string);
+    expect([...new Set(admin.filter((a) => !allowed.has(a)))].sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:PutResourcePolicy']);
   });
 
   it('lets no role but CDK’s deploy-time handler hold an AWS managed policy', () => {
@@ -98,7 +103,7 @@ describe('every grant in the template', () => {
         expect(p).toMatchObject({ SourceAccount: '111122223333', SourceArn: expect.stringMatching(/^\$\{CertificateIntakeBucket[0-9A-F]+\.Arn\}$/), FunctionName: expect.stringMatching(/^\$\{CertificateIntakeFunction[0-9A-F]+\.Arn\}$/) });
       } else {
         expect(p.Principal).toBe('apigateway.amazonaws.com');
-        expect(p.SourceArn).toMatch(/^arn:\$\{AWS::Partition\}:execute-api:eu-west-3:111122223333:\$\{TokenApi[0-9A-F]+\}\/(\*\/\*\/v1\/|authorizers\/)/);
+        expect(p.SourceArn).toMatch(/^arn:\$\{AWS::Partition\}:execute-api:eu-west-3:111122223333:\$\{TokenApi[0-9A-F]+\}\/(\*\/\*\/v1\/|\*\/\*\/console(\/|$)|authorizers\/)/);
       }
     }
     expect(permissions.filter((p) => p.Principal === 's3.amazonaws.com')).toHaveLength(1);

@@ -17,7 +17,7 @@ function synth(out: string, configFile: string): Promise<{ code: number; stderr:
 
 /** `npm run synth`, offline: the CDK CLI, the app, esbuild bundling of the four functions. */
 describe('cdk synth', () => {
-  it('produces the template and the four bundles offline, the trust anchor bundle shipped with the certificate function', async () => {
+  it('produces the template and the six bundles offline, the trust anchor bundle shipped with the functions that check certificates, the console page with its function', async () => {
     const out = await mkdtemp(join(tmpdir(), 'sesame-synth-'));
     try {
       const ca = await issue({ subject: 'CN=AC RGS Test, O=Sesame, C=FR', ca: true });
@@ -33,12 +33,20 @@ describe('cdk synth', () => {
       const bundles = (await readdir(join(out, 'cdk.out'))).filter((d) => d.startsWith('asset.'));
       const withCode = [];
       for (const b of bundles) if ((await readdir(join(out, 'cdk.out', b))).includes('index.mjs')) withCode.push(b);
-      expect(withCode).toHaveLength(4);
+      expect(withCode).toHaveLength(6);
       const [, intake] = resources.find(([id, r]) => id.startsWith('CertificateIntakeFunction') && r.Type === 'AWS::Lambda::Function') ?? [];
       const env = (intake?.Properties.Environment as { Variables: Record<string, string> }).Variables;
       expect(env.SESAME_CHORUS_TRUST_ANCHORS).toBe('/var/task/chorus-trust-anchors.pem');
       const asset = `asset.${String((intake?.Properties.Code as { S3Key: string }).S3Key).replace(/\.zip$/, '')}`;
       expect(await readFile(join(out, 'cdk.out', asset, 'chorus-trust-anchors.pem'), 'utf8')).toBe(ca.pem);
+      const assetOf = (prefix: string) => {
+        const [, fn] = resources.find(([id, r]) => id.startsWith(prefix) && r.Type === 'AWS::Lambda::Function') ?? [];
+        return join(out, 'cdk.out', `asset.${String((fn?.Properties.Code as { S3Key: string }).S3Key).replace(/\.zip$/, '')}`);
+      };
+      // Console uploads run the same checks as the intake: the same bundle of trust anchors.
+      expect(await readFile(join(assetOf('ConsoleAdmin'), 'chorus-trust-anchors.pem'), 'utf8')).toBe(ca.pem);
+      // The page, built at synth, travels with the console function.
+      expect(await readdir(join(assetOf('ConsolePage'), 'console'))).toContain('index.html');
     } finally {
       await rm(out, { recursive: true, force: true });
     }

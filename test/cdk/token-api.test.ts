@@ -8,13 +8,18 @@ const { template } = synth();
 const secretArn = (prefix: string) => `arn:\${AWS::Partition}:secretsmanager:eu-west-3:111122223333:secret:${prefix}*`;
 
 describe('the token API stack', () => {
-  it('runs every Sesame function (token, authorizer, certificate, expiry) on Node 22, ARM64, with source maps', () => {
-    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x', Architectures: ['arm64'], Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps' }) } }, 4);
+  it('runs every Sesame function (token, authorizer, certificate, expiry, admin, console) on Node 22, ARM64, with source maps', () => {
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x', Architectures: ['arm64'], Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps' }) } }, 6);
   });
 
-  it('routes exactly the API routes, with the authorizer on the authenticated ones only', () => {
+  it('routes exactly the API routes, with the authorizer on the authenticated ones only, beside the console’s (test/cdk/operator-console.test.ts)', () => {
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationType]);
-    expect(routes.sort()).toEqual(ROUTES.map((r) => [`${r.method} ${r.path}`, r.auth ? 'CUSTOM' : 'NONE']).sort());
+    const console = [
+      ['ANY /v1/admin/{proxy+}', 'JWT'],
+      ['GET /console', 'NONE'],
+      ['GET /console/{proxy+}', 'NONE'],
+    ];
+    expect(routes.sort()).toEqual([...ROUTES.map((r) => [`${r.method} ${r.path}`, r.auth ? 'CUSTOM' : 'NONE']), ...console].sort());
   });
 
   it('uses a simple-response Lambda authorizer cached per Authorization header for 30 s', () => {
@@ -28,7 +33,7 @@ describe('the token API stack', () => {
   });
 
   it('refuses a revoked key within 60 s end to end: API Gateway verdict cache plus the authorizer app-record cache', () => {
-    const authorizers = Object.values(template.findResources('AWS::ApiGatewayV2::Authorizer'));
+    const authorizers = Object.values(template.findResources('AWS::ApiGatewayV2::Authorizer', { Properties: { AuthorizerType: 'REQUEST' } }));
     expect(authorizers).toHaveLength(1);
     const verdictTtl = authorizers[0]?.Properties.AuthorizerResultTtlInSeconds as number;
     expect(verdictTtl + APP_CACHE_SECONDS).toBeLessThanOrEqual(60);
@@ -47,7 +52,7 @@ describe('the token API stack', () => {
   });
 
   it('lets each function write its own logs and traces, nothing more of those services', () => {
-    for (const fn of ['TokenApiToken', 'TokenApiAuthorizer', 'CertificateIntakeFunction', 'ExpiryWatchFunction']) {
+    for (const fn of ['TokenApiToken', 'TokenApiAuthorizer', 'CertificateIntakeFunction', 'ExpiryWatchFunction', 'ConsoleAdmin', 'ConsolePage']) {
       const g = grantsOf(template, fn, ['logs', 'xray']);
       expect(g.filter((x) => x.startsWith('xray:'))).toEqual(['xray:PutTelemetryRecords *', 'xray:PutTraceSegments *']);
       expect(g.filter((x) => x.startsWith('logs:')).every((x) => new RegExp(`^logs:(CreateLogStream|PutLogEvents) \\$\\{${fn}Logs[0-9A-F]+\\.Arn\\}(:log-stream:\\*)?$`).test(x))).toBe(true);
@@ -55,7 +60,7 @@ describe('the token API stack', () => {
   });
 
   it('grants no wildcard resource for Secrets Manager or KMS to any function but ListSecrets', () => {
-    for (const fn of ['TokenApiToken', 'TokenApiAuthorizer', 'CertificateIntakeFunction', 'ExpiryWatchFunction']) {
+    for (const fn of ['TokenApiToken', 'TokenApiAuthorizer', 'CertificateIntakeFunction', 'ExpiryWatchFunction', 'ConsoleAdmin', 'ConsolePage']) {
       expect(grantsOf(template, fn, ['secretsmanager', 'kms', 's3']).filter((g) => g.endsWith(' *') && g !== 'secretsmanager:ListSecrets *')).toEqual([]);
     }
   });
@@ -65,7 +70,7 @@ describe('the token API stack', () => {
   });
 
   it('keeps function logs for three months', () => {
-    // Four functions and the API's access logs.
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 5);
+    // Six functions and the API's access logs.
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 7);
   });
 });

@@ -1,6 +1,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../functions/core/api.ts';
+import { ADMIN_ROUTES } from '../../functions/core/admin-api.ts';
 import { startLocalServer, type LocalServer } from '../../functions/local/server.ts';
 import type { System } from '../../functions/adapters/system.ts';
 import { tempSystem } from '../helpers/system.ts';
@@ -28,7 +29,7 @@ describe('the OpenAPI document', () => {
   it('is OpenAPI 3.1 and describes exactly the routes the API serves', () => {
     expect(doc.openapi).toBe('3.1.0');
     const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
-    expect(documented.sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    expect(documented.sort()).toEqual([...ROUTES, ...ADMIN_ROUTES].map((r) => `${r.method} ${r.path}`).sort());
   });
 
   it('marks exactly the authenticated routes as needing an app key', () => {
@@ -36,6 +37,8 @@ describe('the OpenAPI document', () => {
       const op = doc.paths[r.path][r.method.toLowerCase()];
       expect(op.security.length > 0, r.path).toBe(r.auth);
     }
+    // The admin routes need an operator token, never an app key.
+    for (const r of ADMIN_ROUTES) expect(doc.paths[r.path][r.method.toLowerCase()].security, r.path).toEqual([{ operator: [] }]);
   });
 
   it('matches what the endpoints really answer', async () => {
