@@ -156,9 +156,10 @@ export class Apps {
   async add(input: { app: string; tenants: string[]; kinds?: string[] }): Promise<{ app: string; key: string; tenants: string[] }> {
     const app = parseAppId(input.app);
     if (input.tenants.length === 0) throw new SesameError('invalid_request', 'an app needs at least one tenant (--tenants t1,t2)', { details: { field: 'tenants' } });
-    for (const t of input.tenants) await this.tenants.get(parseTenantId(t));
+    // Each tenant once: a list repeating one tenant costs one read, not one per repetition.
+    for (const t of new Set(input.tenants)) await this.tenants.get(parseTenantId(t));
     for (const k of input.kinds ?? []) {
-      if (!KINDS.includes(k)) throw new SesameError('invalid_request', `unknown kind "${k}"`, { details: { field: 'kinds' } });
+      if (!KINDS.includes(k)) throw new SesameError('invalid_request', `unknown kind "${k.slice(0, 40)}"`, { details: { field: 'kinds' } });
     }
     const existing = await this.find(app);
     if (existing && !existing.revoked_at) {

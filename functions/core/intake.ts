@@ -143,12 +143,18 @@ async function judgeCertificate(deps: IntakeDeps, target: { tenant: string; cred
   const base = { key, tenant, credential, file, reportKey };
   const at = deps.clock.now();
   const processedAt = at.toISOString();
-  /** The file to its destination: moved (an object) or written (console bytes); private keys go nowhere. */
+  /** Whether the certificate rules read the bytes (and so would have found a private key in them). */
+  let judged = false;
+  /**
+   * The file to its destination: moved (an object) or written (console bytes); private keys go nowhere.
+   * Console bytes the rules never read (too large, or for a credential that takes no certificate) are
+   * written nowhere either: unread, they may hold a private key.
+   */
   const dispose = async (destination: 'accepted' | 'rejected' | 'purge') => {
     if (source.type === 'object') {
       if (destination === 'purge') await deps.objects.purge(source.key);
       else await deps.objects.move(source.key, `${destination}/${tenant}/${credential}/${file}`, source.version);
-    } else if (destination !== 'purge') {
+    } else if (destination !== 'purge' && judged) {
       await deps.objects.put(`${destination}/${tenant}/${credential}/${file}`, source.bytes, 'application/octet-stream');
     }
   };
@@ -196,6 +202,7 @@ async function judgeCertificate(deps: IntakeDeps, target: { tenant: string; cred
       bytes = source.bytes;
     }
     ({ report, chain } = validateCertificateChain(bytes, profile, options));
+    judged = true;
   }
   const record = (outcome: IntakeOutcome) => ({ tenant, credential, kind: current.kind, key, file, outcome, processed_at: processedAt, ...report });
   const keep = async (outcome: IntakeOutcome, expiresAt: string | undefined) => {

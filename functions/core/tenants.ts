@@ -93,7 +93,7 @@ export class Tenants {
     let emails = c.alert_emails ?? current.alert_emails;
     for (const e of c.remove_alert_emails ?? []) {
       if (!emails.some((x) => sameEmail(x, e))) {
-        throw new SesameError('invalid_request', `tenant "${id}": "${e}" is not one of its alert emails (${current.alert_emails.join(', ') || 'none'})`, { details: { field: 'remove_alert_emails' } });
+        throw new SesameError('invalid_request', `tenant "${id}": "${e.slice(0, 254)}" is not one of its alert emails (${current.alert_emails.join(', ') || 'none'})`, { details: { field: 'remove_alert_emails' } });
       }
       emails = emails.filter((x) => !sameEmail(x, e));
     }

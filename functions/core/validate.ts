@@ -38,10 +38,12 @@ export function validate<T>(schema: z.ZodType<T>, input: unknown, label: string,
   const issue = result.error.issues[0];
   const path = issue?.path.map(String).join('.') ?? '';
   const keys = issue && 'keys' in issue && Array.isArray(issue.keys) ? (issue.keys as string[]) : [];
-  const field = keys.length > 0 ? keys.join(', ') : path;
+  // Unknown keys are the caller's words, of any length and number: a few of them, shortened, are said back.
+  const shown = keys.slice(0, 5).map((k) => (k.length > 40 ? `${k.slice(0, 40)}…` : k));
+  const field = (keys.length > 0 ? shown.join(', ') : path).slice(0, 200);
   let message: string;
   if (issue?.code === 'unrecognized_keys') {
-    message = `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`;
+    message = `unknown field${keys.length > 1 ? 's' : ''} ${shown.map((k) => `"${k}"`).join(', ')}${keys.length > shown.length ? ` and ${keys.length - shown.length} more` : ''}`;
   } else if (issue?.code === 'invalid_type') {
     const expected = EXPECTED[issue.expected] ?? `of type ${issue.expected}`;
     const what = path === '' ? 'must be' : `field "${path}" must be`;
