@@ -33,7 +33,7 @@ const domainPrefix = z
   .refine((p) => !/aws|amazon|cognito/.test(p), 'must not contain "aws", "amazon" or "cognito" (Cognito refuses them)');
 const httpsUrl = z.string().regex(/^https:\/\/[a-z0-9.-]+(:\d+)?(\/[^\s?#]*)?$/i, 'must be an https URL without query or fragment');
 const httpsOrigin = z.string().regex(/^https:\/\/[a-z0-9.-]+(:\d+)?$/i, 'must be an https origin (scheme, host and optional port, no path)');
-const EXTERNAL_KEYS = ['issuer', 'audience', 'clientId', 'scope', 'resource', 'connectSrc'] as const;
+const EXTERNAL_KEYS = ['issuer', 'audience', 'clientId', 'scope', 'resource', 'connectSrc', 'operators'] as const;
 
 /**
  * Who the operators are, for the console and the admin API. Either the stack's own
@@ -69,6 +69,12 @@ const consoleSchema = z
     resource: z.string().trim().min(1, 'must not be empty').optional(),
     /** Origins the console calls besides the issuer's (e.g. a token endpoint on another host), for its CSP. */
     connectSrc: z.array(httpsOrigin).optional(),
+    /**
+     * The operators among the issuer's accounts: `sub`, email or username. Required: an
+     * external issuer signs in many more people than the operators, and the JWT authorizer
+     * checks only issuer and audience.
+     */
+    operators: z.array(z.string().trim().min(1, 'must not be empty').max(320, 'is too long')).min(1, 'must name at least one operator').optional(),
   })
   .superRefine((c, ctx) => {
     const external = EXTERNAL_KEYS.filter((k) => c[k] !== undefined);
@@ -80,7 +86,7 @@ const consoleSchema = z
       ctx.addIssue({ code: 'custom', path: [], message: 'must hold either "cognito" or "issuer", "audience" and "clientId"' });
       return;
     }
-    for (const k of ['issuer', 'audience', 'clientId'] as const) {
+    for (const k of ['issuer', 'audience', 'clientId', 'operators'] as const) {
       if (c[k] === undefined) ctx.addIssue({ code: 'custom', path: [k], message: `is required with ${external.map((x) => `"${x}"`).join(', ')} (an external issuer)` });
     }
   })
@@ -98,6 +104,8 @@ export interface ExternalIssuer {
   scope?: string;
   resource?: string;
   connectSrc?: string[];
+  /** Who may use the admin API: `sub`, email or username claims. */
+  operators: string[];
 }
 export type ConsoleConfig = CognitoOperators | ExternalIssuer;
 

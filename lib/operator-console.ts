@@ -123,6 +123,8 @@ export class OperatorConsole extends Construct {
         ...(props.testPolicyOids?.length ? { SESAME_TEST_POLICY_OIDS: props.testPolicyOids.join(',') } : {}),
         ...(props.chorusTrustAnchorsFile ? { SESAME_CHORUS_TRUST_ANCHORS: `/var/task/${TRUST_ANCHORS_FILE}` } : {}),
         ...(props.thresholds?.length ? { SESAME_EXPIRY_THRESHOLDS: props.thresholds.join(',') } : {}),
+        // An external issuer signs in more people than the operators: the admin function keeps to this list.
+        ...(external ? { SESAME_ADMIN_OPERATORS: external.operators.join(',') } : {}),
       },
       ...(props.chorusTrustAnchorsFile ? { files: [{ source: props.chorusTrustAnchorsFile, name: TRUST_ANCHORS_FILE }] } : {}),
     });

@@ -1,6 +1,8 @@
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Operator } from '../core/admin.ts';
 import type { AdminApi } from '../core/admin-api.ts';
+import { problemResponse } from '../core/api.ts';
+import { SesameError } from '../core/errors.ts';
 
 /**
  * An HTTP API (payload 2.0) event behind a JWT authorizer, which has verified the token
@@ -29,9 +31,28 @@ export function operatorFromClaims(claims: Record<string, unknown> | undefined):
   return { sub, ...(username ? { username } : {}), ...(email ? { email } : {}) };
 }
 
-/** The admin function, unwrapped: API Gateway event in, API response out. */
-export function makeAdminHandler(admin: AdminApi) {
+/**
+ * Whether an operator is on the allow-list: its `sub`, email or username, emails and
+ * usernames compared without case. An external issuer (Entra ID, Google…) signs in far
+ * more accounts than the integrator's operators, and API Gateway's JWT authorizer checks
+ * only the issuer and the audience.
+ */
+export function isListedOperator(operator: Operator, operators: readonly string[]): boolean {
+  const lower = (s: string | undefined) => s?.toLowerCase();
+  return operators.some((o) => o === operator.sub || o.toLowerCase() === lower(operator.email) || o.toLowerCase() === lower(operator.username));
+}
+
+/**
+ * The admin function, unwrapped: API Gateway event in, API response out. With
+ * `operators`, an account that is not listed is refused (403) before anything is read.
+ */
+export function makeAdminHandler(admin: AdminApi, options: { operators?: readonly string[] | undefined } = {}) {
+  const { operators } = options;
   return async (event: AdminEvent): Promise<APIGatewayProxyStructuredResultV2> => {
+    const operator = operatorFromClaims(event.requestContext.authorizer?.jwt?.claims);
+    if (operators && operator && !isListedOperator(operator, operators)) {
+      return problemResponse(new SesameError('forbidden', 'this account is not one of the operators of this Sesame: an administrator adds it to "console.operators" in the stack config'));
+    }
     const body = event.body !== undefined && event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
     const query: Record<string, string> = {};
     for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (typeof v === 'string') query[k] = v;
@@ -40,7 +61,7 @@ export function makeAdminHandler(admin: AdminApi) {
       path: event.rawPath,
       query,
       body,
-      operator: operatorFromClaims(event.requestContext.authorizer?.jwt?.claims),
+      operator,
     });
   };
 }

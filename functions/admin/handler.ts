@@ -17,7 +17,7 @@ const config = readConfig();
 // (SESAME_KMS_KEY_ID, SESAME_SECRET_PRINCIPALS), else such a request is refused, saying so.
 const { kmsKeyId, secretPrincipals } = config;
 const system = awsSystem(config, log, kmsKeyId && secretPrincipals ? { creation: async () => ({ kmsKeyId, principals: secretPrincipals }) } : {});
-const serve = makeAdminHandler(system.admin);
+const serve = makeAdminHandler(system.admin, { operators: config.adminOperators });
 
 export const adminHandler = async (event: AdminEvent) => {
   const res = await serve(event);

@@ -29,6 +29,12 @@ export interface Config {
   stackName: string;
   /** `sesame --aws`: principals allowed by the resource policy of the secrets it creates (SESAME_SECRET_PRINCIPALS). */
   secretPrincipals: string[] | undefined;
+  /**
+   * Admin function with an external issuer: the accounts that are operators (their `sub`,
+   * email or username), from SESAME_ADMIN_OPERATORS; undefined: every account the issuer
+   * signs in for the console's audience (the stack's own user pool has no self sign-up).
+   */
+  adminOperators: string[] | undefined;
 }
 
 /** The trust anchor bundle named by SESAME_CHORUS_TRUST_ANCHORS, read and checked once at start. */
@@ -41,6 +47,12 @@ export function trustAnchorsFrom(path: string | undefined, variable = 'SESAME_CH
     throw new SesameError('invalid_request', `${variable}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   return loadTrustAnchors(bytes, `${variable} (${path})`);
+}
+
+function operators(env: NodeJS.ProcessEnv): string[] | undefined {
+  const raw = env.SESAME_ADMIN_OPERATORS;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  return raw.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
 function principals(env: NodeJS.ProcessEnv): string[] | undefined {
@@ -109,6 +121,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     alertsTopicArn: env.SESAME_ALERTS_TOPIC_ARN || undefined,
     stackName: env.SESAME_STACK || 'Sesame',
     secretPrincipals: principals(env),
+    adminOperators: operators(env),
     broker: {
       refreshMarginSeconds: seconds(env, 'SESAME_TOKEN_REFRESH_MARGIN', d.refreshMarginSeconds, 0, 3_600),
       defaultTokenTtlSeconds: seconds(env, 'SESAME_TOKEN_DEFAULT_TTL', d.defaultTokenTtlSeconds, 1, 86_400),

@@ -11,7 +11,7 @@ const example = loadConfig('sesame.config.example.json');
 const cognitoConfig: SesameConfig = { ...example, console: { cognito: { domainPrefix: 'sesame-ops-test', adminEmails: ['Alice@Integrator.example', 'bob@integrator.example'] } } };
 const externalConfig: SesameConfig = {
   ...example,
-  console: { issuer: 'https://login.microsoftonline.com/0000-tenant/v2.0', audience: 'api://sesame-admin', clientId: 'console-client-id', scope: 'openid api://sesame-admin/operate', connectSrc: ['https://graph.example'] },
+  console: { issuer: 'https://login.microsoftonline.com/0000-tenant/v2.0', audience: 'api://sesame-admin', clientId: 'console-client-id', scope: 'openid api://sesame-admin/operate', connectSrc: ['https://graph.example'], operators: ['ops@integrator.example', '7f3a-sub'] },
 };
 const withCognito = synth({ config: cognitoConfig }).template;
 const withExternal = synth({ config: externalConfig }).template;
@@ -221,6 +221,11 @@ describe('the console function', () => {
     });
   });
 
+  it('gives the admin function the operators of an external issuer, and no list with the stack’s user pool', () => {
+    expect(envOf(withExternal, 'ConsoleAdmin').SESAME_ADMIN_OPERATORS).toBe('ops@integrator.example,7f3a-sub');
+    expect(envOf(withCognito, 'ConsoleAdmin').SESAME_ADMIN_OPERATORS).toBeUndefined();
+  });
+
   it('is told the external issuer, client, scope, resource and extra origins from the config', () => {
     const env = envOf(withExternal, 'ConsolePage');
     expect(env).toMatchObject({
@@ -230,7 +235,7 @@ describe('the console function', () => {
       SESAME_CONSOLE_CONNECT_SRC: 'https://graph.example',
     });
     expect(env).not.toHaveProperty('SESAME_CONSOLE_RESOURCE');
-    const minimal = synth({ config: { ...example, console: { issuer: 'https://id.example', audience: 'sesame-admin', clientId: 'c', resource: 'sesame-admin' } } }).template;
+    const minimal = synth({ config: { ...example, console: { issuer: 'https://id.example', audience: 'sesame-admin', clientId: 'c', resource: 'sesame-admin', operators: ['ops@integrator.example'] } } }).template;
     expect(envOf(minimal, 'ConsolePage')).toMatchObject({ SESAME_CONSOLE_SCOPE: 'openid email profile', SESAME_CONSOLE_RESOURCE: 'sesame-admin' });
     expect(envOf(minimal, 'ConsolePage')).not.toHaveProperty('SESAME_CONSOLE_CONNECT_SRC');
   });
@@ -331,8 +336,8 @@ describe('sesame.config.json’s console', () => {
     for (const ok of [
       { cognito: { domainPrefix: 'sesame-ops', adminEmails: ['a@b.example'] } },
       { cognito: {} },
-      { issuer: 'https://accounts.example', audience: 'sesame-admin', clientId: 'abc' },
-      { issuer: 'https://login.example/tenant/v2.0', audience: 'api://x', clientId: 'abc', scope: 'openid', resource: 'api://x', connectSrc: ['https://token.example:8443'] },
+      { issuer: 'https://accounts.example', audience: 'sesame-admin', clientId: 'abc', operators: ['ops@integrator.example'] },
+      { issuer: 'https://login.example/tenant/v2.0', audience: 'api://x', clientId: 'abc', scope: 'openid', resource: 'api://x', connectSrc: ['https://token.example:8443'], operators: ['7f3a-sub'] },
     ]) {
       expect(() => parseConfig({ ...base, console: ok }), JSON.stringify(ok)).not.toThrow();
     }
@@ -349,7 +354,9 @@ describe('sesame.config.json’s console', () => {
       [{ audience: 'a', clientId: 'c' }, 'console.issuer', /is required/],
       [{ issuer: 'http://id.example', audience: 'a', clientId: 'c' }, 'console.issuer', /https URL/],
       [{ issuer: 'https://id.example', audience: '', clientId: 'c' }, 'console.audience', /empty/],
-      [{ issuer: 'https://id.example', audience: 'a', clientId: 'c', connectSrc: ['https://x.example/path'] }, 'console.connectSrc.0', /origin/],
+      [{ issuer: 'https://id.example', audience: 'a', clientId: 'c', connectSrc: ['https://x.example/path'], operators: ['o'] }, 'console.connectSrc.0', /origin/],
+      [{ issuer: 'https://id.example', audience: 'a', clientId: 'c' }, 'console.operators', /is required/],
+      [{ issuer: 'https://id.example', audience: 'a', clientId: 'c', operators: [] }, 'console.operators', /at least one operator/],
     ] as const) {
       const run = () => parseConfig({ ...base, console: input });
       expect(run, field).toThrowError(expect.objectContaining({ details: { field } }));

@@ -56,6 +56,18 @@ describe('the admin Lambda adapter', () => {
     expect(operatorFromClaims(claims as Record<string, unknown> | undefined)).toEqual(operator);
   });
 
+  it.each([
+    ['its sub', ['abc-123'], 200],
+    ['its email, whatever the case', ['Alice@Example.com'], 200],
+    ['its username', ['alice'], 200],
+    ['nothing of it', ['bob@example.com', 'other-sub'], 403],
+  ])('with an operators list (an external issuer), admits an account when the list names %s', async (_what, operators, status) => {
+    const listed = makeAdminHandler(f.system.admin, { operators });
+    const r = await listed(event('GET', '/v1/admin/credentials'));
+    expect(r.statusCode).toBe(status);
+    if (status === 403) expect(JSON.parse(r.body as string)).toMatchObject({ code: 'forbidden', detail: expect.stringContaining('console.operators') });
+  });
+
   it('refuses with 401 an event that has no authorizer context (a route left unprotected)', async () => {
     const r = await handle(event('GET', '/v1/admin/credentials', { claims: null }));
     expect(r.statusCode).toBe(401);
