@@ -12,6 +12,7 @@ import { Operations } from './operations.ts';
 import { OperatorConsole } from './operator-console.ts';
 import type { SesameConfig } from './config.ts';
 import { TenantSecrets } from './tenant-secrets.ts';
+import { StateTable } from './state-table.ts';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 
 /** The one Sesame stack: capabilities composed over one secrets vault. */
@@ -27,6 +28,8 @@ export class SesameStack extends Stack {
   readonly intake: CertificateIntake;
   readonly expiry: ExpiryWatch;
   readonly operatorConsole: OperatorConsole;
+  /** Connect links and other small records; no function is granted it yet (StateTable.grantReadWrite). */
+  readonly state: StateTable;
   /**
    * Who may touch any Sesame secret at all (the resource policy of every secret, declared
    * here or created by `sesame --aws` or the admin API): the five functions that use
@@ -49,6 +52,7 @@ export class SesameStack extends Stack {
     const operationsEmail = config?.operationsEmail ?? config?.operatorEmail;
     const { throttle, domain } = config ?? {};
     this.vault = new SecretsVault(this, 'Secrets');
+    this.state = new StateTable(this, 'State', { key: this.vault.key });
     this.tokenApi = new TokenApi(this, 'TokenApi', { vault: this.vault, ...(throttle ? { throttle } : {}), ...(domain ? { domain } : {}) });
     this.alerts = new Alerts(this, 'Alerts', { vault: this.vault });
     this.intake = new CertificateIntake(this, 'CertificateIntake', { vault: this.vault, alerts: this.alerts, ...(chorusPolicyOids ? { chorusPolicyOids } : {}), ...(testPolicyOids ? { testPolicyOids } : {}), ...(chorusTrustAnchorsFile ? { chorusTrustAnchorsFile } : {}) });
@@ -93,6 +97,7 @@ export class SesameStack extends Stack {
     ops.watchApi('TokenApi', this.tokenApi.api);
     new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topic.topicArn, description: 'Set SESAME_ALERTS_TOPIC_ARN to this for sesame --aws expiry check' });
     new CfnOutput(this, 'IntakeBucket', { value: this.intake.bucket.bucketName, description: 'Set SESAME_BUCKET to this for sesame --aws cert upload' });
+    new CfnOutput(this, 'StateTable', { value: this.state.tableName, description: 'Set SESAME_STATE_TABLE to this for sesame --aws connect' });
     new CfnOutput(this, 'KmsKeyArn', { value: this.vault.key.keyArn, description: 'Set SESAME_KMS_KEY_ID to this when filling credentials with sesame --aws' });
     new CfnOutput(this, SECRET_PRINCIPALS_OUTPUT, {
       value: Fn.join(',', this.secretPrincipals),

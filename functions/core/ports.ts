@@ -121,3 +121,31 @@ export interface Notification {
 export interface Notifier {
   publish(n: Notification): Promise<void>;
 }
+
+export interface StateItem {
+  /** Partition: e.g. `link#<sha256 of the token>`; sort key for several items of one partition. */
+  pk: string;
+  sk: string;
+  /** Increments at every write; the first write is 1. For optimistic concurrency (fencing). */
+  version: number;
+  /** Epoch seconds after which the item is gone (DynamoDB TTL; the local adapter hides and purges it). */
+  expiresAt?: number;
+  data: Record<string, unknown>;
+}
+
+/** `ifAbsent`: no live item under the key (an expired one counts as absent); `ifVersion`: the live item has that version. */
+export type StateCondition = { ifAbsent: true } | { ifVersion: number } | undefined;
+
+/**
+ * Small records with optimistic concurrency (connect links, …): DynamoDB in AWS, files
+ * under `$SESAME_HOME/state/` locally. Expired items (expiresAt <= now) are never returned.
+ */
+export interface StateStore {
+  get(pk: string, sk: string): Promise<StateItem | undefined>;
+  /** Writes with the condition; throws SesameError('conflict') when it does not hold. Returns the stored item (version set). */
+  put(item: Omit<StateItem, 'version'>, condition?: StateCondition): Promise<StateItem>;
+  /** Items of one partition, by sort key (prefix optional), expired ones left out; paginated with an opaque cursor. */
+  query(pk: string, options?: { prefix?: string; limit?: number; cursor?: string }): Promise<{ items: StateItem[]; cursor: string | undefined }>;
+  /** Removes the item; throws SesameError('conflict') when the condition does not hold. Deleting an absent item without condition is a no-op. */
+  delete(pk: string, sk: string, condition?: StateCondition): Promise<void>;
+}

@@ -127,6 +127,7 @@ describe('the production stack', () => {
       'IntakeBucket',
       'KmsKeyArn',
       SECRET_PRINCIPALS_OUTPUT,
+      'StateTable',
       expect.stringMatching(/^TokenApiUrl/),
     ]);
   });

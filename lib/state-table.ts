@@ -1,0 +1,77 @@
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+
+/**
+ * The schema the DynamoDB adapter (functions/adapters/dynamo-state-store.ts) relies on,
+ * shared with the emulator tests that create the same table by hand.
+ */
+export const STATE_TABLE_SCHEMA = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Epoch seconds; DynamoDB deletes the item some time after (the adapter hides it at once). */
+  timeToLiveAttribute: 'expires_at',
+} as const;
+
+/** The DynamoDB actions the StateStore port needs, and no other (no Scan, no UpdateItem, no batch calls). */
+export const STATE_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'] as const;
+
+/**
+ * The state table of DESIGN.md: small records with optimistic concurrency (connect
+ * links first), keyed `pk`/`sk`, expiring through TTL on `expires_at`, encrypted with
+ * the stack's customer-managed key, with point-in-time recovery, kept when the stack
+ * is deleted. No function may use it until granted with grantReadWrite().
+ */
+export class StateTable extends Construct {
+  readonly table: dynamodb.Table;
+  private readonly key: kms.IKey;
+
+  constructor(scope: Construct, id: string, props: { key: kms.IKey }) {
+    super(scope, id);
+    this.key = props.key;
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: STATE_TABLE_SCHEMA.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: STATE_TABLE_SCHEMA.sortKey, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: STATE_TABLE_SCHEMA.timeToLiveAttribute,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: props.key,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // Link records are what proves a link was used: they outlive a deleted stack, as the secrets do.
+      removalPolicy: RemovalPolicy.RETAIN,
+      deletionProtection: true,
+    });
+  }
+
+  get tableName(): string {
+    return this.table.tableName;
+  }
+
+  /**
+   * What a function needs to use the StateStore port on this table, and nothing more
+   * (not table.grantReadWriteData(), which adds Scan, UpdateItem, the batch calls and
+   * stream reads). The table has no index: the table ARN is the only resource.
+   */
+  grantReadWrite(grantee: iam.IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        // GetItem: get(); PutItem: put() (conditional writes are ConditionExpressions on it); DeleteItem: delete();
+        // Query: query() within one partition; ConditionCheckItem: conditions inside transactions, for callers that
+        // make a write depend on a state item (a link still unused).
+        actions: [...STATE_TABLE_ACTIONS],
+        resources: [this.table.tableArn],
+      }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        // DynamoDB decrypts the table's key with the caller's permission (Decrypt, DescribeKey to check the key's state)
+        // and uses Encrypt/GenerateDataKey on writes; only through DynamoDB in this region, never directly.
+        actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+        resources: [this.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
+  }
+}
