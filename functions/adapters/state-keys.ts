@@ -60,9 +60,13 @@ export function encodeCursor(pk: string, sk: string): string {
 export function decodeCursor(cursor: unknown, pk: string, prefix: string): string {
   const invalid = () => new SesameError('invalid_request', 'the state query cursor is not valid');
   if (typeof cursor !== 'string' || cursor === '' || cursor.length > 4 * MAX_KEY_BYTES || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
+  // Node's decoder ignores trailing characters that make no whole byte: only the canonical
+  // encoding is a cursor, so that a cursor with a character added is refused, whatever its length.
+  const bytes = Buffer.from(cursor, 'base64url');
+  if (bytes.toString('base64url') !== cursor) throw invalid();
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    parsed = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw invalid();
   }
