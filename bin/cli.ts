@@ -13,6 +13,7 @@ import { LocalObjectStore } from '../functions/adapters/local-object-store.ts';
 import type { Tenant, TenantChanges } from '../functions/core/tenants.ts';
 import { addCertCommands, addImportP12, credentialKind, FLA_REPLACE_CONSEQUENCE, guardReplacement, materialReplaced, UsageError } from './cert-commands.ts';
 import { addFlaCommands } from './fla-commands.ts';
+import { addConnectCommands } from './connect-commands.ts';
 import { addExpiryCommands, reportRecordErrors } from './expiry-commands.ts';
 import type { Clock } from '../functions/core/ports.ts';
 import { describeFileError, out, table } from './output.ts';
@@ -389,6 +390,7 @@ Examples:
 
   addCertCommands(program, (cmd) => system(g(cmd)));
   addFlaCommands(program, (cmd) => system(g(cmd)));
+  addConnectCommands(program, (cmd) => system(g(cmd)));
   addExpiryCommands(program, (cmd, clock) => system(g(cmd), 'WARN', clock));
   return program;
 }

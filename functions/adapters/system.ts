@@ -14,6 +14,9 @@ import { Tenants } from '../core/tenants.ts';
 import { processUpload, type IntakeDeps, type IntakeResult } from '../core/intake.ts';
 import type { TrustAnchors } from '../core/certificates/profile.ts';
 import { runExpiryCheck, type ExpirySummary } from '../core/expiry.ts';
+import { Connect, integratorFromEnv, publicUrlFromEnv, type Integrator } from '../core/connect.ts';
+import type { StateStore } from '../core/ports.ts';
+import { LocalStateStore } from './local-state-store.ts';
 import { LocalObjectStore } from './local-object-store.ts';
 import { OutboxNotifier } from './outbox-notifier.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
@@ -45,6 +48,10 @@ export interface System {
   notifier?: Notifier;
   /** AWS: the intake bucket, when known. */
   bucket?: string;
+  /** Small state records (connect links…), when the system has a state store. */
+  state?: StateStore;
+  /** Connect links, when the system has a state store. */
+  connect?: Connect;
 }
 
 export interface SystemDeps {
@@ -64,6 +71,11 @@ export interface SystemDeps {
   testPolicyOids?: readonly string[];
   trustAnchors?: TrustAnchors;
   thresholds?: readonly number[];
+  state?: StateStore;
+  /** Named on connect pages; its OPCO headers fill what a client is never asked. Default: from the environment. */
+  integrator?: Integrator;
+  /** Base URL of connect links. Default: SESAME_PUBLIC_URL, else http://127.0.0.1:8787. */
+  publicUrl?: string;
 }
 
 export function buildSystem(deps: SystemDeps): System {
@@ -81,6 +93,22 @@ export function buildSystem(deps: SystemDeps): System {
   const intake = intakeDeps ? (key: string, version?: string) => processUpload(intakeDeps, key, version) : undefined;
   const admin = new Admin({ store: deps.store, tenants, credentials, apps, clock, log: deps.log, thresholds: deps.thresholds, intake: intakeDeps });
   const expiryCheck = notifier ? () => runExpiryCheck({ store: deps.store, credentials, tenants, notifier, clock, log: deps.log, ...(deps.thresholds ? { thresholds: deps.thresholds } : {}) }) : undefined;
+  const connect = deps.state
+    ? new Connect({
+        state: deps.state,
+        store: deps.store,
+        tenants,
+        credentials,
+        clock,
+        log: deps.log,
+        http: deps.http ?? new FetchHttpClient(),
+        retry: broker.options.retry,
+        ...(notifier ? { notifier } : {}),
+        ...(intakeDeps ? { intake: intakeDeps } : {}),
+        integrator: deps.integrator ?? integratorFromEnv(),
+        publicUrl: deps.publicUrl ?? publicUrlFromEnv(),
+      })
+    : undefined;
   return {
     store: deps.store,
     clock,
@@ -96,6 +124,8 @@ export function buildSystem(deps: SystemDeps): System {
     ...(intake ? { intake } : {}),
     ...(expiryCheck ? { expiryCheck } : {}),
     ...(notifier ? { notifier } : {}),
+    ...(deps.state ? { state: deps.state } : {}),
+    ...(connect ? { connect } : {}),
   };
 }
 
@@ -132,6 +162,7 @@ export async function localSystem(config: Config, log: Log, overrides: Partial<S
     testPolicyOids: config.testPolicyOids,
     ...(config.trustAnchors ? { trustAnchors: config.trustAnchors } : {}),
     thresholds: config.thresholds,
+    state: new LocalStateStore(config.home, clock),
     ...overrides,
   });
 }

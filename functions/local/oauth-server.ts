@@ -46,6 +46,8 @@ export interface OAuthServer {
   tokenEndpoint: string;
   /** POSTs received on the token endpoint. */
   tokenRequests(): number;
+  /** Adds a client while running, as Chaman does when a certificate is registered. */
+  register(client: OAuthClientSpec): Promise<void>;
   /** With `operator`: what the console needs to log in, and what the admin API checks. */
   operator?: { sub: string; username: string; clientId: string; audience: string; resource: string; scope: string };
   close(): Promise<void>;
@@ -234,8 +236,9 @@ export async function startOAuthServer(options: OAuthServerOptions): Promise<OAu
   const consoleOrigins = () => new Set((op?.redirectUris ?? []).map((u) => new URL(u).origin));
   const isConsole = (ctx: KoaContextWithOIDC) => op !== undefined && ctx.oidc.client?.clientId === consoleId;
 
+  const Adapter = memoryAdapter();
   const provider = new Provider(issuer, {
-    adapter: memoryAdapter(),
+    adapter: Adapter,
     clients,
     clientAuthMethods: ['private_key_jwt', 'client_secret_post', ...(op ? (['none'] as const) : [])],
     enabledJWA: { clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES384', 'ES512'] },
@@ -371,6 +374,8 @@ export async function startOAuthServer(options: OAuthServerOptions): Promise<OAu
     issuer,
     tokenEndpoint: `${issuer}/token`,
     tokenRequests: () => count,
+    // Clients not in the static list are looked up through the adapter's Client model.
+    register: (client) => new Adapter('Client').upsert(client.client_id, toClientMetadata(client) as unknown as AdapterPayload),
     ...(op && sub ? { operator: { sub, username: op.username, clientId: consoleId, audience, resource, scope: `openid profile email ${ADMIN_SCOPE}` } } : {}),
     close: () =>
       new Promise<void>((resolve) => {

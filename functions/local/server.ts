@@ -12,6 +12,7 @@ import { makeAuthorizerHandler } from '../authorizer/authorizer.ts';
 import { matchRoute, MAX_BODY_BYTES, problemResponse } from '../core/api.ts';
 import { describeError, SesameError } from '../core/errors.ts';
 import { makeTokenHandler, type TokenEvent } from '../token/token.ts';
+import { CONNECT_MAX_BODY_BYTES, CONNECT_PREFIX, makeConnectHandler } from '../connect/connect.ts';
 
 /**
  * The local broker: the same authorizer and token handlers as in AWS, fed with the
@@ -61,10 +62,11 @@ const ADMIN_MAX_BODY_BYTES = ADMIN_UPLOAD_MAX_BODY_BYTES;
 const ADMIN_PREFIX = '/v1/admin/';
 const isAdminPath = (path: string) => path.startsWith(ADMIN_PREFIX) || path === '/v1/admin';
 const isConsolePath = (path: string) => path === '/console' || path.startsWith('/console/');
+const isConnectPath = (path: string) => path.startsWith(CONNECT_PREFIX);
 
 class BodyTooLarge extends Error {}
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+function readBody(req: IncomingMessage, limit: number, encoding: BufferEncoding = 'utf8'): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -77,7 +79,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString(encoding)));
     req.on('error', reject);
   });
 }
@@ -90,7 +92,7 @@ function send(res: ServerResponse, out: APIGatewayProxyStructuredResultV2, close
 
 let requestCount = 0;
 
-function toEvent(req: IncomingMessage, url: URL, body: string): TokenEvent {
+function toEvent(req: IncomingMessage, url: URL, body: string, isBase64Encoded = false): TokenEvent {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
   const now = Date.now();
@@ -105,7 +107,7 @@ function toEvent(req: IncomingMessage, url: URL, body: string): TokenEvent {
     ...(url.search.length > 1 ? { queryStringParameters: query } : {}),
     headers,
     body: body === '' ? undefined : body,
-    isBase64Encoded: false,
+    isBase64Encoded,
     requestContext: {
       accountId: 'local',
       apiId: 'local',
@@ -137,6 +139,7 @@ export async function startLocalServer(system: System, options: LocalServerOptio
   // process holds from the next request). A verdict costs a SHA-256 and, locally, one stat.
   const authorize = makeAuthorizerHandler(system.apps, system.log, system.appLookup);
   const adminHandler = makeAdminHandler(system.admin);
+  const connectHandler = makeConnectHandler(system.connect, system.log);
   type ConsoleHandler = import('../console/console.ts').ConsoleHandler;
   // The console's files: given, or built once (esbuild, about a second) into a temporary folder.
   let built: Promise<string> | undefined;
@@ -177,16 +180,22 @@ export async function startLocalServer(system: System, options: LocalServerOptio
     const url = new URL(req.url ?? '/', `http://${host}`);
     try {
       const admin = isAdminPath(url.pathname);
-      const limit = admin ? ADMIN_MAX_BODY_BYTES : MAX_BODY_BYTES;
+      // Connect pages take form posts and certificate files: raw bytes, base64 as API Gateway passes binary bodies.
+      const connect = isConnectPath(url.pathname);
+      const limit = admin ? ADMIN_MAX_BODY_BYTES : connect ? CONNECT_MAX_BODY_BYTES : MAX_BODY_BYTES;
       let body: string;
       try {
-        body = await readBody(req, limit);
+        body = await readBody(req, limit, connect ? 'base64' : 'utf8');
       } catch (err) {
         if (!(err instanceof BodyTooLarge)) throw err;
         send(res, problemResponse(new SesameError('payload_too_large', `request bodies are limited to ${limit} bytes`)), true);
         return;
       }
-      const event = toEvent(req, url, body);
+      const event = toEvent(req, url, body, connect && body !== '');
+      if (connect) {
+        send(res, await connectHandler(event as unknown as APIGatewayProxyEventV2));
+        return;
+      }
       if (admin) {
         // API Gateway's JWT authorizer: no valid token, no call to the function.
         const authorization = event.headers.authorization;

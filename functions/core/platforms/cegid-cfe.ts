@@ -56,4 +56,33 @@ export default definePlatform<CegidFields>({
       'Revoke the old key (… → Revoke) once the new one is in use.',
     ],
   },
+  connect: {
+    who: { fr: 'un administrateur du compte Cegid Life du cabinet', en: "an administrator of the firm's Cegid Life account" },
+    steps: {
+      fr: [
+        'Se connecter à Cegid Life (https://www.cegidlife.com/) avec le compte administrateur cabinet (code SIC) et vos identifiants passeport.',
+        'Cliquer sur « Administration » puis « Gestion des utilisateurs ».',
+        'Sélectionner « Clés d’API », puis cliquer sur « GÉNÉRER UNE CLÉ D’API ».',
+        'Choisir le service « Cegid File Exchange » dans la liste, donner un nom à la clé, puis « Générer la clé d’API ».',
+        'Copier « Votre clé d’API » et « Secret de la clé d’API » avec leurs boutons et les coller ci-dessous avant de cliquer sur « Terminer ».',
+      ],
+      en: [
+        'Sign in to Cegid Life (https://www.cegidlife.com/) with the firm administrator account (SIC code) and your passport credentials.',
+        'Click "Administration", then "Gestion des utilisateurs" (user management).',
+        'Select "Clés d\'API" (API keys), then click "GÉNÉRER UNE CLÉ D\'API".',
+        'Pick the "Cegid File Exchange" service in the list, name the key, then "Générer la clé d\'API".',
+        'Copy "Votre clé d\'API" (the key) and "Secret de la clé d\'API" (its secret) with their buttons and paste them below before clicking "Terminer".',
+      ],
+    },
+    warning: {
+      fr: 'Cegid n’affiche la clé et son secret qu’une seule fois : ils ne seront plus visibles après avoir quitté ou rafraîchi la page Cegid. Gardez-la ouverte jusqu’à la confirmation ici.',
+      en: 'Cegid shows the key and its secret only once: they cannot be seen again once the Cegid page is left or refreshed. Keep it open until this page confirms.',
+    },
+    mode: 'form',
+    fields: [
+      { name: 'api_key_id', label: { fr: 'Clé d’API (identifiant)', en: 'API key (id)' }, type: 'text' },
+      { name: 'api_key_secret', label: { fr: 'Secret de la clé d’API', en: 'API key secret' }, type: 'secret' },
+    ],
+    requested: ['api_key_id', 'api_key_secret'],
+  },
 });

@@ -72,4 +72,25 @@ export default definePlatform<EdiFields>({
       'Allow 2 to 24 hours before Chorus Pro takes it into account: renew well before the deadline.',
     ],
   },
+  connect: {
+    who: { fr: 'le responsable des raccordements Chorus Pro de la structure', en: "the organisation's person in charge of Chorus Pro connections" },
+    steps: {
+      fr: [
+        'Le certificat vient d’une autorité de la liste de confiance européenne (TSL), de niveau RGS* au moins : SSL Client (authentification serveur de type client) et/ou SSL Serveur selon le raccordement (PeSIT, AS2, SFTP).',
+        'L’exporter au format PKCS#7 (.p7b) avec toute la chaîne de certification : dans l’assistant d’exportation, choisir « Non, ne pas exporter la clé privée », puis « Standard de syntaxe de message de chiffrement – Certificats PKCS #7 (.p7b) » et cocher « Inclure tous les certificats dans le chemin d’accès de certification, si possible ».',
+        'Déposer le fichier ci-dessous : il est vérifié aussitôt et le rapport s’affiche. Un fichier refusé ne change rien ; corrigez-le et déposez-le de nouveau.',
+        'Chorus Pro met 2 à 24 heures à prendre en compte un nouveau certificat : le renouveler bien avant l’échéance.',
+      ],
+      en: [
+        'The certificate comes from a CA of the European trusted list (TSL), RGS* level at least: SSL Client (client-type server authentication) and/or SSL Server depending on the connection (PeSIT, AS2, SFTP).',
+        'Export it as PKCS#7 (.p7b) with the complete certification chain: in the export wizard, choose "No, do not export the private key", then "Cryptographic Message Syntax Standard – PKCS #7 Certificates (.p7b)" and tick "Include all certificates in the certification path if possible".',
+        'Upload the file below: it is checked at once and the report is shown. A refused file changes nothing; fix it and upload it again.',
+        'Chorus Pro takes 2 to 24 hours to take a new certificate into account: renew well before the deadline.',
+      ],
+    },
+    warning: { fr: 'Ne déposez jamais la clé privée : seulement la partie publique (.p7b).', en: 'Never upload the private key: the public part only (.p7b).' },
+    mode: 'certificate',
+    fields: [{ name: 'certificate', label: { fr: 'Fichier du certificat (.p7b, .cer, .pem)', en: 'Certificate file (.p7b, .cer, .pem)' }, type: 'file' }],
+    requested: ['certificate'],
+  },
 });

@@ -82,4 +82,34 @@ export default definePlatform<PisteFields>({
       'PISTE credentials (client_id/client_secret) are renewed in the PISTE application, "OAuth credentials" tab.',
     ],
   },
+  connect: {
+    who: { fr: 'le gestionnaire de la structure sur Chorus Pro (et PISTE)', en: "the organisation's manager on Chorus Pro (and PISTE)" },
+    steps: {
+      fr: [
+        'Le raccordement API passe par PISTE en OAuth2 : aucun certificat n’est nécessaire.',
+        'Se connecter à Chorus Pro (portail de qualification ou de production selon l’environnement) avec un compte gestionnaire de la structure.',
+        'Menu « Raccordements EDI et API » : ouvrir (ou créer) le compte technique utilisé par l’API ; noter son identifiant et définir son mot de passe (à changer tous les 424 jours).',
+        'Si demandés ci-dessous : dans l’application PISTE, onglet « Identifiants OAuth », copier le client_id et le client_secret.',
+        'Saisir ci-dessous les valeurs demandées. Sesame obtient un jeton PISTE avec elles avant de les enregistrer.',
+      ],
+      en: [
+        'The API connection goes through PISTE OAuth2: no certificate is needed.',
+        "Sign in to Chorus Pro (qualification or production portal, per environment) with a manager account of the organisation.",
+        '"Raccordements EDI et API" menu: open (or create) the technical account the API uses; note its login and set its password (to be changed every 424 days).',
+        'If asked below: in the PISTE application, "OAuth credentials" tab, copy the client_id and client_secret.',
+        'Enter the values asked below. Sesame obtains a PISTE token with them before storing them.',
+      ],
+    },
+    mode: 'form',
+    fields: [
+      { name: 'account_login', label: { fr: 'Identifiant du compte technique Chorus Pro', en: 'Chorus Pro technical account login' }, type: 'text' },
+      { name: 'account_password', label: { fr: 'Mot de passe du compte technique', en: 'Technical account password' }, type: 'secret' },
+      { name: 'client_id', label: { fr: 'PISTE client_id', en: 'PISTE client_id' }, type: 'text' },
+      { name: 'client_secret', label: { fr: 'PISTE client_secret', en: 'PISTE client_secret' }, type: 'secret' },
+    ],
+    requested: ['account_login', 'account_password'],
+    // A new password starts its 424 days today.
+    merge: (stored, submitted, now) => ({ ...stored, ...submitted, ...('account_password' in submitted ? { password_changed_at: now.toISOString() } : {}) }),
+    check: 'token',
+  },
 });

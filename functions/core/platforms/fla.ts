@@ -206,4 +206,39 @@ export default definePlatform<FlaFields>({
       'Keep the old certificate active until Sesame uses the new one (an account may hold several certificates), then remove it.',
     ],
   },
+  connect: {
+    who: { fr: 'un utilisateur ayant accès à Chaman (gestionnaire local de la qualité voulue)', en: 'a user with access to Chaman (the local manager of the capacity concerned)' },
+    steps: {
+      fr: [
+        'Télécharger ci-dessous le certificat (.cer) que Sesame a généré pour vous : c’est la partie publique ; la clé privée reste dans Sesame.',
+        'Se connecter à Chaman (socialsecurity.be → Entreprise → Chaman → gérer vos canaux techniques), public cible « Entreprise », avec CSAM (eID, itsme…), dans la qualité voulue : Employeur ONSS, Secrétariat social ou Prestataire de service (mandataire), ou Prestataire de formation. Sans accès, demandez à votre gestionnaire local la « Gestion des canaux techniques ».',
+        'Nouveau compte : « Ajouter un compte Webservice », type « REST », un nom de compte, cocher « CareerPro – Federal Learning Account – Déclaration », charger le fichier .cer dans « Certificat » et lui donner un nom, puis « Valider ».',
+        'Compte REST existant : l’ouvrir, « Ajouter un certificat », charger le fichier .cer, vérifier que « CareerPro – Federal Learning Account – Déclaration » est cochée dans les permissions sécurisées, puis « Valider ».',
+        'Copier le Client ID affiché sur la ligne du compte (self_service_…) et le coller ci-dessous. Sesame obtient un jeton avec lui avant de l’enregistrer.',
+      ],
+      en: [
+        'Download below the certificate (.cer) Sesame generated for you: it is the public part; the private key stays in Sesame.',
+        'Sign in to Chaman (socialsecurity.be → Company → Chaman → manage your technical channels), target audience "Company", with CSAM (eID, itsme…), in the right capacity: NSSO employer, social secretariat or service provider (mandataire), or training provider. Without access, ask your local manager for "technical channel management".',
+        'New account: "Add a web-service account", type "REST", an account name, tick "CareerPro – Federal Learning Account – Declaration", upload the .cer file as "Certificate" and name it, then "Confirm".',
+        'Existing REST account: open it, "Add a certificate", upload the .cer file, check that "CareerPro – Federal Learning Account – Declaration" is ticked in the secured permissions, then "Confirm".',
+        'Copy the Client ID shown on the account line (self_service_…) and paste it below. Sesame obtains a token with it before storing it.',
+      ],
+    },
+    mode: 'keygen',
+    fields: [
+      { name: 'client_id', label: { fr: 'Client ID donné par Chaman', en: 'Client ID given by Chaman' }, type: 'text', hint: { fr: 'Par exemple self_service_chaman_12345678912', en: 'For example self_service_chaman_12345678912' } },
+      {
+        name: 'quality',
+        label: { fr: 'Qualité du compte dans Chaman', en: 'Capacity of the account in Chaman' },
+        type: 'select',
+        options: [
+          { value: 'employer', label: { fr: 'Employeur', en: 'Employer' } },
+          { value: 'provider', label: { fr: 'Mandataire (secrétariat social, prestataire de service)', en: 'Mandataire (social secretariat, service provider)' } },
+          { value: 'training-provider', label: { fr: 'Prestataire de formation', en: 'Training provider' } },
+        ],
+      },
+    ],
+    requested: ['client_id'],
+    check: 'token',
+  },
 });

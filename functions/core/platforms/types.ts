@@ -91,6 +91,43 @@ export interface Platform<F = unknown> {
   certificateProfile?(fields: F | undefined): ProfileName;
   /** Merges an accepted certificate chain into the fields, for a new secret version. */
   acceptCertificate?(fields: F | undefined, accepted: AcceptedCertificate): F;
+  /** What a client's own administrator is asked on a connect link, and that platform's steps. */
+  connect?: ConnectSpec;
+}
+
+/** One input of a connect page; `name` is the credential's field name. */
+export interface ConnectField {
+  name: string;
+  label: Text;
+  /** `secret`: a password input, never echoed back; `file`: a certificate upload. */
+  type: 'text' | 'secret' | 'number' | 'select' | 'file';
+  hint?: Text;
+  options?: readonly { value: string; label: Text }[];
+  min?: number;
+  max?: number;
+  /** Offered even when the operator did not ask for it (Ocapiat's lifetime). */
+  optional?: boolean;
+}
+
+/**
+ * A connect link's page for one platform (DESIGN.md, "Console and connect links"): who
+ * does it, the steps on the platform (from the source documents), the fields asked.
+ */
+export interface ConnectSpec {
+  /** Who, at the client, does it (e.g. "the CFA's administrator on myAtlas"). */
+  who: Text;
+  steps: Steps;
+  /** Shown prominently (Cegid: the key is shown only once). */
+  warning?: Text;
+  /** `form`: fields; `certificate`: a file judged by the certificate intake; `keygen`: Sesame makes the key pair (FLA). */
+  mode: 'form' | 'certificate' | 'keygen';
+  /** Every field the page may ask for; `requested` is what a link asks by default. */
+  fields: readonly ConnectField[];
+  requested: readonly string[];
+  /** The submitted fields merged into the stored ones (default: stored, then submitted). */
+  merge?(stored: Record<string, unknown>, submitted: Record<string, unknown>, now: Date): Record<string, unknown>;
+  /** Obtain a token with the new fields before storing them. */
+  check?: 'token';
 }
 
 export interface AcceptedCertificate {

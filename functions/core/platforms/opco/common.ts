@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { SesameError } from '../../errors.ts';
-import type { Steps } from '../../text.ts';
+import type { Steps, Text } from '../../text.ts';
 import { addMonths, endpointUrl, headerName, isoDate, text } from '../fields.ts';
-import { definePlatform, type ExpiryName, type Platform, type PlatformNames } from '../types.ts';
+import { definePlatform, type ConnectField, type ConnectSpec, type ExpiryName, type Platform, type PlatformNames } from '../types.ts';
 
 /**
  * The Convergence CFA/OPCO API (source doc 000): one CFA_KEY per (CFA, OPCO), sent as
@@ -16,6 +16,8 @@ export interface OpcoDefinition {
   /** When the OPCO caps a key's lifetime (Ocapiat: 6 months, chosen at generation). */
   maxLifetimeMonths?: number;
   renewal?: Steps;
+  /** The steps a CFA's administrator follows to hand the key over on a connect link (source doc 000). */
+  connect?: { who: Text; steps: Steps };
 }
 
 const GENERIC_RENEWAL = (name: string): Steps => ({
@@ -28,6 +30,45 @@ const GENERIC_RENEWAL = (name: string): Steps => ({
     'Store the new key and its end of validity in Sesame (`sesame credential set`, fields `cfa_key` and `expires_at`).',
   ],
 });
+
+const GENERIC_CONNECT = (name: string): { who: Text; steps: Steps } => ({
+  who: { fr: `l’administrateur du CFA sur l’extranet ${name}`, en: `the CFA's administrator on the ${name} extranet` },
+  steps: {
+    fr: [
+      `${name} n’a pas publié sa procédure d’obtention de la clé CFA : la demander à l’OPCO (extranet CFA ou support API).`,
+      'Copier la clé CFA reçue et la coller ci-dessous.',
+    ],
+    en: [`${name} has not published how to obtain the CFA key: ask the OPCO for it (CFA extranet or API support).`, 'Copy the CFA key you receive and paste it below.'],
+  },
+});
+
+/** The OPCO's connect page: the key (and, where the OPCO caps it, its lifetime); EDITEUR/LOGICIEL/VERSION are never asked. */
+function opcoConnect(def: OpcoDefinition): ConnectSpec {
+  const page = def.connect ?? GENERIC_CONNECT(def.name);
+  const fields: ConnectField[] = [{ name: 'cfa_key', label: { fr: `Clé CFA ${def.name}`, en: `${def.name} CFA key` }, type: 'secret' }];
+  if (def.maxLifetimeMonths) {
+    fields.push({
+      name: 'lifetime_months',
+      label: { fr: 'Durée de vie choisie pour la clé (mois)', en: 'Lifetime chosen for the key (months)' },
+      hint: { fr: `La durée choisie à la génération, ${def.maxLifetimeMonths} mois au plus.`, en: `The lifetime chosen when generating it, ${def.maxLifetimeMonths} months at most.` },
+      type: 'number',
+      min: 1,
+      max: def.maxLifetimeMonths,
+      optional: true,
+    });
+  }
+  return {
+    ...page,
+    mode: 'form',
+    fields,
+    requested: fields.map((f) => f.name),
+    // A new key: the old one's dates go; issued_at becomes today (prepare() derives the end from the lifetime).
+    merge: (stored, submitted, now) => {
+      const { expires_at: _e, issued_at: _i, lifetime_months: _l, ...kept } = stored;
+      return { ...kept, ...submitted, issued_at: now.toISOString() };
+    },
+  };
+}
 
 export function defineOpco(def: OpcoDefinition): Platform<unknown> {
   const schema = z.strictObject({
@@ -83,5 +124,6 @@ export function defineOpco(def: OpcoDefinition): Platform<unknown> {
       return { type: 'static', headers, baseUrl: f.base_url ?? null, expiresAt: f.expires_at ? new Date(f.expires_at) : null };
     },
     renewal: def.renewal ?? GENERIC_RENEWAL(def.name),
+    connect: opcoConnect(def),
   });
 }

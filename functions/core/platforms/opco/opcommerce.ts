@@ -17,4 +17,23 @@ export default defineOpco({
       'Store the key in Sesame (`sesame credential set`). Support: supportapi@lopcommerce.com.',
     ],
   },
+  connect: {
+    who: { fr: 'l’administrateur du CFA sur le portail Web Services Partenaire de L’Opcommerce', en: "the CFA's administrator on L'Opcommerce Web Services Partenaire portal" },
+    steps: {
+      fr: [
+        'Se connecter au portail Web Services Partenaire (https://partenaire.loppcommerce.com/) avec l’email et le mot de passe du CFA. Sans compte : « Créer un Compte » ; en cas de difficulté : « Besoin d’aide pour vous connecter ? ».',
+        'Une fois connecté, cliquer sur « Accrochage API » dans le menu en haut à droite.',
+        'Cliquer sur le bouton vert « Générer une nouvelle clé d’API ».',
+        'La clé s’affiche dans le bloc du bas : la copier avec le bouton bleu et la coller ci-dessous.',
+        'En cas de problème sur le portail : supportapi@lopcommerce.com.',
+      ],
+      en: [
+        "Sign in to the Web Services Partenaire portal (https://partenaire.loppcommerce.com/) with the CFA's email and password. Without an account: \"Créer un Compte\"; if you have trouble: \"Besoin d'aide pour vous connecter ?\".",
+        'Once signed in, click "Accrochage API" in the menu at the top right.',
+        'Click the green "Générer une nouvelle clé d\'API" button.',
+        'The key appears in the bottom block: copy it with the blue button and paste it below.',
+        'For a problem on the portal: supportapi@lopcommerce.com.',
+      ],
+    },
+  },
 });

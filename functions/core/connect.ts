@@ -1,0 +1,528 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { certificateProfile } from './certificates/profiles.ts';
+import { selfSignedCertificate } from './certificates/self-signed.ts';
+import { validateCertificate, type CertificateReport } from './certificates/validator.ts';
+import { credentialSecretName, type Credentials } from './credentials.ts';
+import { describeError, isSesameError, SesameError } from './errors.ts';
+import { parseCredentialId, parseTenantId } from './ids.ts';
+import { FILE_NAME_PATTERN, processCertificate, type IntakeDeps } from './intake.ts';
+import { DEFAULT_RETRY, fetchToken, type RetryPolicy } from './oauth.ts';
+import { KINDS, platformOf } from './platforms/index.ts';
+import type { ConnectField, ConnectSpec, Environment, Platform, PlatformContext } from './platforms/types.ts';
+import type { Clock, HttpClient, Log, Notifier, SecretStore, StateItem, StateStore } from './ports.ts';
+import type { Tenants } from './tenants.ts';
+import type { Text } from './text.ts';
+import { validate } from './validate.ts';
+
+/**
+ * Connect links (DESIGN.md, "Console and connect links"): a client's own administrator
+ * hands one credential over through a one-time link. The link's token (256 random bits)
+ * is shown once, in the URL; the state store keeps only its SHA-256, under
+ * `link#<sha256>`. A link is scoped to one tenant credential, time-limited and used once:
+ * the first submission that stores a credential marks it used with a conditional write.
+ * Unknown, used and expired links are one and the same answer (`undefined` here), so
+ * that links cannot be probed. Log lines name a link by its hash's first 12 characters.
+ */
+
+export const LINK_DEFAULT_SECONDS = 7 * 86_400;
+export const LINK_MAX_SECONDS = 30 * 86_400;
+export const LINK_MIN_SECONDS = 300;
+/** Submissions per hour: per link, and per source address. */
+export const SUBMITS_PER_LINK = 10;
+export const SUBMITS_PER_SOURCE = 30;
+const HOUR = 3600;
+
+/** Where a pending FLA key pair waits between the link's first open and its submission. */
+export const PENDING_KEY_PREFIX = 'sesame-connect/';
+
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+/** The integrator, from the configuration: named on the page; its OPCO headers are never asked of the client. */
+export interface Integrator {
+  name?: string;
+  editeur?: string;
+  logiciel?: string;
+  version?: string;
+}
+
+export function integratorFromEnv(env: NodeJS.ProcessEnv = process.env): Integrator {
+  const v = (name: string) => (env[name] && env[name]!.trim() !== '' ? env[name]!.trim().slice(0, 256) : undefined);
+  const i: Integrator = {};
+  const name = v('SESAME_INTEGRATOR_NAME');
+  const editeur = v('SESAME_OPCO_EDITEUR');
+  const logiciel = v('SESAME_OPCO_LOGICIEL');
+  const version = v('SESAME_OPCO_VERSION');
+  if (name) i.name = name;
+  if (editeur) i.editeur = editeur;
+  if (logiciel) i.logiciel = logiciel;
+  if (version) i.version = version;
+  return i;
+}
+
+/** The public base URL the links are built on (SESAME_PUBLIC_URL; locally, `sesame dev`'s default address). */
+export function publicUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  return (env.SESAME_PUBLIC_URL || 'http://127.0.0.1:8787').replace(/\/+$/, '');
+}
+
+export interface LinkData {
+  tenant: string;
+  credential: string;
+  kind: string;
+  fields: string[];
+  created_at: string;
+  expires_at: string;
+  status: 'open' | 'used';
+  /** The operator's `sub`, or `cli`. */
+  created_by: string;
+  used_at?: string;
+  /** FLA: the certificate Sesame generated on the first open (its private key is in the secret store). */
+  fla?: { sha256: string; not_after: string };
+}
+
+export interface ConnectDeps {
+  state: StateStore;
+  store: SecretStore;
+  tenants: Tenants;
+  credentials: Credentials;
+  clock: Clock;
+  log: Log;
+  http: HttpClient;
+  retry?: RetryPolicy;
+  notifier?: Notifier;
+  /** The certificate intake (Chorus EDI uploads go through it). */
+  intake?: IntakeDeps;
+  integrator?: Integrator;
+  /** Base of the links' URLs. */
+  publicUrl: string;
+}
+
+export interface CreateLinkInput {
+  tenant: string;
+  credential: string;
+  /** Field names to ask; default: the platform's usual ones. */
+  fields?: string[];
+  /** Lifetime in seconds, or a duration such as `7d`, `12h`, `30m`. */
+  valid?: number | string;
+  createdBy: string;
+}
+
+export interface CreatedLink {
+  url: string;
+  expires_at: string;
+  tenant: string;
+  credential: string;
+  kind: string;
+  fields: string[];
+}
+
+/** What the page shows for an open link: never a current value of the credential. */
+export interface LinkView {
+  hash: string;
+  tenant: { id: string; name: string };
+  credential: string;
+  kind: string;
+  title: Text;
+  integrator: string | undefined;
+  spec: ConnectSpec;
+  fields: ConnectField[];
+  expires_at: string;
+  environment: Environment;
+  fla?: { sha256: string; not_after: string };
+}
+
+export type SubmitResult =
+  | { status: 'gone' }
+  | { status: 'throttled'; retryAfter: number }
+  | { status: 'invalid'; view: LinkView; message: Text; report?: CertificateReport }
+  | { status: 'check_failed'; view: LinkView; message: Text }
+  | { status: 'stored'; view: LinkView; checked: boolean; report?: CertificateReport };
+
+export interface SubmitInput {
+  fields: Record<string, string>;
+  file?: { name: string; bytes: Uint8Array };
+  /** The caller's address, for the per-source throttle. */
+  source?: string;
+}
+
+export const linkHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
+const linkPk = (hash: string) => `link#${hash}`;
+const LINK_SK = 'link';
+const short = (hash: string) => hash.slice(0, 12);
+
+/** `7d`, `12h`, `30m`, or seconds; within LINK_MIN_SECONDS..LINK_MAX_SECONDS. */
+export function parseValidity(valid: number | string | undefined): number {
+  if (valid === undefined) return LINK_DEFAULT_SECONDS;
+  let seconds: number;
+  if (typeof valid === 'number') seconds = valid;
+  else {
+    const m = /^(\d{1,6})([mhd])$/.exec(valid.trim());
+    if (!m) throw new SesameError('invalid_request', `validity "${valid.slice(0, 20)}" must be a number of minutes, hours or days, e.g. 30m, 12h, 7d`, { details: { field: 'valid' } });
+    seconds = Number(m[1]) * (m[2] === 'm' ? 60 : m[2] === 'h' ? 3600 : 86_400);
+  }
+  if (!Number.isInteger(seconds) || seconds < LINK_MIN_SECONDS || seconds > LINK_MAX_SECONDS) {
+    throw new SesameError('invalid_request', `a link is valid from ${LINK_MIN_SECONDS / 60} minutes to ${LINK_MAX_SECONDS / 86_400} days`, { details: { field: 'valid' } });
+  }
+  return seconds;
+}
+
+function connectSpec(platform: Platform): ConnectSpec {
+  if (!platform.connect) throw new SesameError('invalid_request', `${platform.kind} credentials cannot be handed over through a connect link`, { details: { field: 'credential' } });
+  return platform.connect;
+}
+
+const asObject = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...(v as Record<string, unknown>) } : {});
+
+export class Connect {
+  private readonly retry: RetryPolicy;
+
+  constructor(private readonly deps: ConnectDeps) {
+    this.retry = deps.retry ?? DEFAULT_RETRY;
+  }
+
+  /** A new link; the URL (with its token) is returned once and stored nowhere. */
+  async create(input: CreateLinkInput): Promise<CreatedLink> {
+    const tenant = parseTenantId(input.tenant);
+    const { id: credential, kind } = parseCredentialId(input.credential, KINDS);
+    const spec = connectSpec(platformOf(kind));
+    const known = new Set(spec.fields.map((f) => f.name));
+    const fields = input.fields && input.fields.length > 0 ? [...new Set(input.fields)] : [...spec.requested];
+    const unknown = fields.filter((f) => !known.has(f));
+    if (unknown.length > 0) {
+      throw new SesameError('invalid_request', `${kind} links can ask for ${[...known].join(', ')}; not ${unknown.join(', ')}`, { details: { field: 'fields' } });
+    }
+    const seconds = parseValidity(input.valid);
+    await this.deps.tenants.get(tenant);
+    // A certificate is judged against the credential's profile: a Chorus EDI credential must exist (as a client certificate by default).
+    if (spec.mode === 'certificate' && !(await this.deps.credentials.findForUpdate(tenant, credential))) {
+      await this.deps.credentials.set({ tenant, credential, kind, fields: {} });
+    }
+    const now = this.deps.clock.now();
+    const expires = new Date(now.getTime() + seconds * 1000);
+    const token = randomBytes(32).toString('base64url');
+    const hash = linkHash(token);
+    const data: LinkData = {
+      tenant,
+      credential,
+      kind,
+      fields,
+      created_at: now.toISOString(),
+      expires_at: expires.toISOString(),
+      status: 'open',
+      created_by: input.createdBy.slice(0, 320),
+    };
+    await this.deps.state.put({ pk: linkPk(hash), sk: LINK_SK, expiresAt: Math.floor(expires.getTime() / 1000), data: data as unknown as Record<string, unknown> }, { ifAbsent: true });
+    this.deps.log.info('connect link created', { tenant, credential, kind, link: short(hash), expires_at: data.expires_at, created_by: data.created_by, fields });
+    return { url: `${this.deps.publicUrl}/connect/${token}`, expires_at: data.expires_at, tenant, credential, kind, fields };
+  }
+
+  /** The open link for a token, or undefined: unknown, used and expired alike. */
+  private async resolve(token: string): Promise<{ item: StateItem; data: LinkData; hash: string } | undefined> {
+    if (!TOKEN_PATTERN.test(token)) return undefined;
+    const hash = linkHash(token);
+    const item = await this.deps.state.get(linkPk(hash), LINK_SK);
+    if (!item) return undefined;
+    const data = item.data as unknown as LinkData;
+    if (data.status !== 'open' || Date.parse(data.expires_at) <= this.deps.clock.now().getTime()) return undefined;
+    return { item, data, hash };
+  }
+
+  /** The page's contents for an open link; for FLA, the key pair is generated on the first open. */
+  async view(token: string): Promise<LinkView | undefined> {
+    const link = await this.resolve(token);
+    if (!link) return undefined;
+    return this.buildView(link);
+  }
+
+  private async buildView(link: { item: StateItem; data: LinkData; hash: string }): Promise<LinkView> {
+    const { data, hash } = link;
+    const platform = platformOf(data.kind);
+    const spec = connectSpec(platform);
+    const tenant = await this.deps.tenants.get(data.tenant);
+    const current = await this.current(data);
+    let fla = data.fla;
+    if (spec.mode === 'keygen' && !fla) fla = await this.ensureKeyPair(link, tenant.name);
+    const asked = new Set(data.fields);
+    // FLA: the capacity is asked when no stored credential tells it.
+    if (spec.mode === 'keygen' && typeof current.fields.quality !== 'string') asked.add('quality');
+    const fields = spec.fields.filter((f) => asked.has(f.name) || f.optional);
+    return {
+      hash,
+      tenant: { id: tenant.id, name: tenant.name },
+      credential: data.credential,
+      kind: data.kind,
+      title: platform.title,
+      integrator: this.deps.integrator?.name,
+      spec,
+      fields,
+      expires_at: data.expires_at,
+      environment: current.environment,
+      ...(fla ? { fla } : {}),
+    };
+  }
+
+  /** The stored credential's fields as they are (none for a new one) and its environment. */
+  private async current(data: LinkData): Promise<{ fields: Record<string, unknown>; environment: Environment; exists: boolean }> {
+    const found = await this.deps.credentials.findForUpdate(data.tenant, data.credential);
+    const secret = found ? await this.deps.store.get(credentialSecretName(data.tenant, data.credential)) : undefined;
+    const platform = platformOf(data.kind);
+    return {
+      fields: asObject(asObject(secret?.value).fields),
+      environment: found?.environment ?? (platform.environments[0] as Environment),
+      exists: found !== undefined,
+    };
+  }
+
+  /**
+   * FLA: a key pair and a self-signed certificate for Chaman, made once per link. The
+   * private key goes to the secret store only (`sesame-connect/<hash>`); the link keeps
+   * the certificate's fingerprint.
+   */
+  private async ensureKeyPair(link: { item: StateItem; data: LinkData; hash: string }, tenantName: string): Promise<{ sha256: string; not_after: string }> {
+    const name = `${PENDING_KEY_PREFIX}${link.hash}`;
+    const now = this.deps.clock.now();
+    const generate = async () => {
+      const cert = await selfSignedCertificate({ type: 'rsa', bits: 3072 }, { CN: tenantName, O: tenantName, C: 'BE' }, { from: new Date(now.getTime() - 300_000), days: 1095 });
+      const privateKey = cert.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      const report = validateCertificate(cert.der, certificateProfile('fla'), { at: now, privateKeyPem: privateKey });
+      const leaf = report.certificates[0];
+      if (!report.valid || !leaf) throw new SesameError('internal', `the generated certificate failed the fla profile: ${report.errors.map((e) => e.code).join(', ')}`);
+      return { private_key: privateKey, certificate: cert.pem, sha256: leaf.sha256, not_after: leaf.not_after, created_at: now.toISOString() };
+    };
+    let pending: { sha256: string; not_after: string };
+    const tags = { 'sesame:type': 'connect-pending-key', 'sesame:tenant': link.data.tenant };
+    if (this.deps.store.update) {
+      let kept: { sha256: string; not_after: string } | undefined;
+      await this.deps.store.update(name, async (existing) => {
+        const v = asObject(existing?.value);
+        if (typeof v.private_key === 'string' && typeof v.sha256 === 'string') {
+          kept = { sha256: v.sha256, not_after: String(v.not_after) };
+          return undefined;
+        }
+        const made = await generate();
+        kept = { sha256: made.sha256, not_after: made.not_after };
+        return { value: made, tags };
+      });
+      pending = kept as { sha256: string; not_after: string };
+    } else {
+      const existing = asObject((await this.deps.store.get(name))?.value);
+      if (typeof existing.private_key === 'string' && typeof existing.sha256 === 'string') pending = { sha256: existing.sha256, not_after: String(existing.not_after) };
+      else {
+        const made = await generate();
+        await this.deps.store.put(name, made, tags);
+        pending = { sha256: made.sha256, not_after: made.not_after };
+      }
+    }
+    try {
+      await this.deps.state.put({ pk: link.item.pk, sk: link.item.sk, ...(link.item.expiresAt !== undefined ? { expiresAt: link.item.expiresAt } : {}), data: { ...link.item.data, fla: pending } }, { ifVersion: link.item.version });
+    } catch (err) {
+      if (!isSesameError(err, 'conflict')) throw err; // another open recorded it first: the store holds one pair
+    }
+    this.deps.log.info('connect link key pair ready', { tenant: link.data.tenant, credential: link.data.credential, link: short(link.hash), sha256: pending.sha256 });
+    return pending;
+  }
+
+  /** FLA: the generated certificate (DER), to register in Chaman; undefined when the link is not open. */
+  async certificate(token: string): Promise<{ der: Uint8Array; fileName: string } | undefined> {
+    const link = await this.resolve(token);
+    if (!link || platformOf(link.data.kind).connect?.mode !== 'keygen') return undefined;
+    if (!link.data.fla) await this.buildView(link);
+    const pending = asObject((await this.deps.store.get(`${PENDING_KEY_PREFIX}${link.hash}`))?.value);
+    if (typeof pending.certificate !== 'string') return undefined;
+    const b64 = pending.certificate.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+    return { der: new Uint8Array(Buffer.from(b64, 'base64')), fileName: `${link.data.tenant}-${link.data.credential}.cer` };
+  }
+
+  /** One submission: throttled, validated, checked upstream where possible, stored once. */
+  async submit(token: string, input: SubmitInput): Promise<SubmitResult> {
+    const link = await this.resolve(token);
+    if (!link) return { status: 'gone' };
+    const { data, hash } = link;
+    const log = { tenant: data.tenant, credential: data.credential, kind: data.kind, link: short(hash) };
+    const hour = Math.floor(this.deps.clock.now().getTime() / 1000 / HOUR);
+    const overLink = await this.count(linkPk(hash), `submits#${hour}`, SUBMITS_PER_LINK, hour);
+    const overSource = input.source ? await this.count(`connect-source#${linkHash(input.source)}`, `submits#${hour}`, SUBMITS_PER_SOURCE, hour) : false;
+    if (overLink || overSource) {
+      this.deps.log.warn('connect submission throttled', { ...log, per: overLink ? 'link' : 'source' });
+      return { status: 'throttled', retryAfter: (hour + 1) * HOUR - Math.floor(this.deps.clock.now().getTime() / 1000) };
+    }
+    const view = await this.buildView(link);
+    const platform = platformOf(data.kind);
+    const spec = view.spec;
+    if (spec.mode === 'certificate') return this.submitCertificate(link, view, input, log);
+
+    // The fields asked, as typed; nothing else from the form is taken.
+    const submitted: Record<string, unknown> = {};
+    for (const f of view.fields) {
+      const raw = (input.fields[f.name] ?? '').trim();
+      if (raw === '') {
+        if (f.optional) continue;
+        return { status: 'invalid', view, message: { fr: `Le champ « ${f.label.fr} » est obligatoire.`, en: `The field "${f.label.en}" is required.` } };
+      }
+      if (f.type === 'number') {
+        const n = Number(raw);
+        if (!Number.isInteger(n) || (f.min !== undefined && n < f.min) || (f.max !== undefined && n > f.max)) {
+          return { status: 'invalid', view, message: { fr: `« ${f.label.fr} » doit être un nombre entier de ${f.min ?? 0} à ${f.max ?? '…'}.`, en: `"${f.label.en}" must be a whole number from ${f.min ?? 0} to ${f.max ?? '…'}.` } };
+        }
+        submitted[f.name] = n;
+      } else if (f.type === 'select') {
+        if (!f.options?.some((o) => o.value === raw)) return { status: 'invalid', view, message: { fr: `Choisir une valeur pour « ${f.label.fr} ».`, en: `Choose a value for "${f.label.en}".` } };
+        submitted[f.name] = raw;
+      } else submitted[f.name] = raw;
+    }
+
+    const now = this.deps.clock.now();
+    const current = await this.current(data);
+    let stored = current.fields;
+    if (data.kind.startsWith('opco-')) {
+      // The integrator's headers: from the credential, else the configuration; never asked.
+      const i = this.deps.integrator ?? {};
+      stored = { ...(i.editeur ? { editeur: i.editeur } : {}), ...(i.logiciel ? { logiciel: i.logiciel } : {}), ...(i.version ? { version: i.version } : {}), ...stored };
+    }
+    if (spec.mode === 'keygen') {
+      const pending = asObject((await this.deps.store.get(`${PENDING_KEY_PREFIX}${hash}`))?.value);
+      if (typeof pending.private_key !== 'string' || typeof pending.certificate !== 'string') throw new SesameError('internal', 'the link\'s key pair is missing from the secret store');
+      const { client_id: _c, private_key: _p, certificate: _ce, certificate_sha256: _s, kid: _k, alg: _a, ...kept } = stored;
+      stored = { ...kept, private_key: pending.private_key, certificate: pending.certificate, certificate_sha256: pending.sha256, alg: 'RS256' };
+    }
+    const merged = spec.merge ? spec.merge(stored, submitted, now) : { ...stored, ...submitted };
+    const ctx: PlatformContext = { tenant: data.tenant, credential: data.credential, environment: current.environment, clock: this.deps.clock };
+    let fields: unknown;
+    try {
+      fields = validate(platform.schema, merged, `${data.kind} credential`);
+      if (platform.prepare) fields = platform.prepare(fields, ctx);
+    } catch (err) {
+      if (!isSesameError(err, 'invalid_request')) throw err;
+      this.deps.log.info('connect submission refused', { ...log, reason: 'invalid', field: err.details.field });
+      return { status: 'invalid', view, message: { fr: `Les valeurs saisies ne conviennent pas : ${err.message}`, en: `The values entered do not fit: ${err.message}` } };
+    }
+
+    let checked = false;
+    if (spec.check === 'token') {
+      const material = platform.material(fields, ctx);
+      if (material.type === 'oauth') {
+        try {
+          // Not cached and not served: only to know that the platform accepts these credentials.
+          await fetchToken(this.deps.http, material, this.retry, this.deps.log);
+          checked = true;
+        } catch (err) {
+          if (!isSesameError(err, 'upstream_rejected') && !isSesameError(err, 'upstream_unavailable')) throw err;
+          this.deps.log.info('connect submission refused', { ...log, reason: 'token check failed', ...describeError(err) });
+          const refused = err.code === 'upstream_rejected';
+          return {
+            status: 'check_failed',
+            view,
+            message: refused
+              ? { fr: `La plateforme a refusé ces identifiants (${err.details.upstream_status ?? ''} ${err.details.upstream_error ?? ''}). Rien n’a été enregistré : vérifiez-les et réessayez.`.replace(/\( +\)/, ''), en: `The platform refused these credentials (${err.details.upstream_status ?? ''} ${err.details.upstream_error ?? ''}). Nothing was stored: check them and try again.`.replace(/\( +\)/, '') }
+              : { fr: 'La plateforme ne répond pas pour le moment. Rien n’a été enregistré : réessayez dans quelques minutes.', en: 'The platform does not answer at the moment. Nothing was stored: try again in a few minutes.' },
+          };
+        }
+      }
+    }
+
+    const claimed = await this.claim(link);
+    if (!claimed) return { status: 'gone' };
+    try {
+      await this.deps.credentials.set({ tenant: data.tenant, credential: data.credential, kind: data.kind, environment: current.environment, fields: merged });
+    } catch (err) {
+      await this.reopen(claimed, link.hash);
+      throw err;
+    }
+    if (spec.mode === 'keygen') {
+      // The key now lives in the credential; the pending copy is emptied.
+      await this.deps.store.put(`${PENDING_KEY_PREFIX}${hash}`, { used_at: now.toISOString() }).catch((err) => this.deps.log.warn('pending key not cleared', { ...log, ...describeError(err) }));
+    }
+    await this.notifyStored(data, view, checked);
+    this.deps.log.info('connect link used: credential stored', { ...log, checked });
+    return { status: 'stored', view, checked };
+  }
+
+  private async submitCertificate(link: { item: StateItem; data: LinkData; hash: string }, view: LinkView, input: SubmitInput, log: Record<string, unknown>): Promise<SubmitResult> {
+    const { data } = link;
+    if (!this.deps.intake) throw new SesameError('internal', 'connect links for certificates need the certificate intake (an object store and a notifier)');
+    if (!input.file || input.file.bytes.length === 0) return { status: 'invalid', view, message: { fr: 'Choisir le fichier du certificat.', en: 'Choose the certificate file.' } };
+    const file = FILE_NAME_PATTERN.test(input.file.name) ? input.file.name : 'certificate.p7b';
+    // Claimed first, so that two uploads cannot both be stored; given back when the file is refused.
+    const claimed = await this.claim(link);
+    if (!claimed) return { status: 'gone' };
+    let result;
+    try {
+      result = await processCertificate(this.deps.intake, { tenant: data.tenant, credential: data.credential, file, bytes: input.file.bytes });
+    } catch (err) {
+      await this.reopen(claimed, link.hash);
+      throw err;
+    }
+    if (result.outcome === 'accepted' || result.outcome === 'unchanged') {
+      await this.notifyStored(data, view, false);
+      this.deps.log.info('connect link used: certificate stored', { ...log, outcome: result.outcome });
+      return { status: 'stored', view, checked: false, ...(result.report ? { report: result.report } : {}) };
+    }
+    await this.reopen(claimed, link.hash);
+    this.deps.log.info('connect submission refused', { ...log, reason: 'certificate', outcome: result.outcome });
+    return {
+      status: 'invalid',
+      view,
+      message:
+        result.outcome === 'deleted'
+          ? { fr: 'Ce fichier contenait une clé privée : il a été supprimé et rien n’a été enregistré. Considérez cette clé comme exposée, et déposez seulement le certificat (partie publique).', en: 'This file held a private key: it was deleted and nothing was stored. Treat that key as exposed, and upload the certificate only (the public part).' }
+          : (result.reason ?? { fr: 'Le certificat est refusé ; rien n’a été enregistré. Le rapport ci-dessous dit pourquoi ; ce lien reste utilisable.', en: 'The certificate is refused; nothing was stored. The report below says why; this link stays usable.' }),
+      ...(result.report ? { report: result.report } : {}),
+    };
+  }
+
+  /** Marks the link used, if no one else did: the one write that lets a single submission win. */
+  private async claim(link: { item: StateItem; hash: string }): Promise<StateItem | undefined> {
+    try {
+      return await this.deps.state.put(
+        { pk: link.item.pk, sk: link.item.sk, ...(link.item.expiresAt !== undefined ? { expiresAt: link.item.expiresAt } : {}), data: { ...link.item.data, status: 'used', used_at: this.deps.clock.now().toISOString() } },
+        { ifVersion: link.item.version },
+      );
+    } catch (err) {
+      if (!isSesameError(err, 'conflict')) throw err;
+      // Another submission changed the link meanwhile: it is used (or being used) now.
+      return undefined;
+    }
+  }
+
+  private async reopen(claimed: StateItem, hash: string): Promise<void> {
+    const { used_at: _u, ...data } = claimed.data;
+    try {
+      await this.deps.state.put({ pk: claimed.pk, sk: claimed.sk, ...(claimed.expiresAt !== undefined ? { expiresAt: claimed.expiresAt } : {}), data: { ...data, status: 'open' } }, { ifVersion: claimed.version });
+    } catch (err) {
+      this.deps.log.error('connect link could not be reopened', { link: short(hash), ...describeError(err) });
+    }
+  }
+
+  /** Counts one submission in the hour; true when over the limit. */
+  private async count(pk: string, sk: string, limit: number, hour: number): Promise<boolean> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const item = await this.deps.state.get(pk, sk);
+      const n = typeof item?.data.count === 'number' ? item.data.count : 0;
+      if (n >= limit) return true;
+      try {
+        await this.deps.state.put({ pk, sk, expiresAt: (hour + 2) * HOUR, data: { count: n + 1 } }, item ? { ifVersion: item.version } : { ifAbsent: true });
+        return false;
+      } catch (err) {
+        if (!isSesameError(err, 'conflict')) throw err;
+      }
+    }
+    return true;
+  }
+
+  private async notifyStored(data: LinkData, view: LinkView, checked: boolean): Promise<void> {
+    if (!this.deps.notifier) return;
+    const who = `${view.tenant.name} (${data.tenant})`;
+    try {
+      await this.deps.notifier.publish({
+        subject: `[Sesame] Credential handed over: ${data.tenant}/${data.credential}`.slice(0, 100),
+        message: [
+          `${who} a transmis l’identifiant « ${data.credential} » (${view.title.fr}) par un lien de connexion. Une nouvelle version est enregistrée ; la précédente est conservée.${checked ? ' Un jeton a été obtenu avec lui avant l’enregistrement.' : ''}`,
+          '',
+          `${who} handed over the credential "${data.credential}" (${view.title.en}) through a connect link. A new version is stored; the previous one is kept.${checked ? ' A token was obtained with it before storing it.' : ''}`,
+        ].join('\n'),
+        attributes: { tenant: data.tenant, kind: data.kind, severity: 'info' },
+      });
+    } catch (err) {
+      this.deps.log.error('connect notification failed', { tenant: data.tenant, credential: data.credential, ...describeError(err) });
+    }
+  }
+}
