@@ -100,7 +100,7 @@ Each command has its own examples: sesame <command> <subcommand> --help.`,
   const g = (cmd: Command) => cmd.optsWithGlobals() as Globals;
 
   const tenant = program.command('tenant').description('tenants (client organisations)');
-  type TenantOpts = { name?: string; siret?: string; siren?: string; bce?: string; alertEmail?: string[]; removeAlertEmail?: string[]; update?: boolean };
+  type TenantOpts = { name?: string; siret?: string; siren?: string; bce?: string; alertEmail?: string[]; removeAlertEmail?: string[]; update?: boolean; connectLinksInAlerts?: boolean };
   const identifierOptions = (c: Command) =>
     c
       .option('--siret <siret>', 'French establishment number (14 digits, check digit verified)')
@@ -117,6 +117,7 @@ Each command has its own examples: sesame <command> <subcommand> --help.`,
     ...identifiersOf(o),
     ...(o.alertEmail ? { add_alert_emails: o.alertEmail } : {}),
     ...(o.removeAlertEmail ? { remove_alert_emails: o.removeAlertEmail } : {}),
+    ...(o.connectLinksInAlerts !== undefined ? { connect_links_in_alerts: o.connectLinksInAlerts } : {}),
   });
   const printUpdate = (cmd: Command, r: { tenant: Tenant; changed: string[] }) =>
     out(g(cmd).json ? JSON.stringify({ ...r.tenant, created: false, changed: r.changed }) : r.changed.length > 0 ? `updated tenant ${r.tenant.id}: ${r.changed.join(', ')}` : `tenant ${r.tenant.id} unchanged`);
@@ -152,6 +153,7 @@ Examples:
   )
     .option('--alert-email <email>', 'add a recipient of expiry alerts (repeatable)', collect)
     .option('--remove-alert-email <email>', 'remove a recipient of expiry alerts (repeatable)', collect)
+    .option('--connect-links-in-alerts <on|off>', 'expiry alerts for credentials the client renews carry a fresh connect link (default on)', (v: string) => { if (v !== 'on' && v !== 'off') throw new UsageError('--connect-links-in-alerts takes on or off'); return v === 'on'; })
     .addHelpText(
       'after',
       `
@@ -161,7 +163,7 @@ Examples:
     )
     .action(async (id: string, o: TenantOpts, cmd: Command) => {
       const changes = changesOf(o);
-      if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give --name, --siret, --siren, --bce, --alert-email or --remove-alert-email');
+      if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give --name, --siret, --siren, --bce, --alert-email, --remove-alert-email or --connect-links-in-alerts');
       printUpdate(cmd, await (await system(g(cmd))).tenants.update(id, changes));
     });
   tenant

@@ -10,28 +10,34 @@ export function addConnectCommands(program: Command, system: (cmd: Command) => P
     .description('create a one-time connect link: the tenant\'s administrator follows the platform\'s steps and hands the credential over; the URL is printed once')
     .option('--fields <list>', 'the fields to ask, comma-separated (default: the platform\'s usual ones)', (v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .option('--valid <duration>', 'how long the link works: e.g. 30m, 12h, 7d; at most 30d', '7d')
-    .option('--email <address>', 'also send the link by email (not available yet: give the URL yourself)')
+    .option('--email <address>', "also send the link to this address, one of the tenant's alert addresses: through the alerts topic (locally, the outbox), which reaches every alert address of the tenant")
     .addHelpText(
       'after',
       `
 The link works once, until --valid ends; Sesame keeps only its hash. Set SESAME_PUBLIC_URL
 to the address the client will open (default http://127.0.0.1:8787, \`sesame dev\`).
+--email sends it only to an address among the tenant's alert addresses (\`sesame tenant set
+<tenant> --alert-email <address>\`); the alerts topic filters on the tenant, so all of the
+tenant's alert addresses (and the operator's unfiltered subscription) receive the message,
+which names the address it is meant for. Locally, it lands in $SESAME_HOME/outbox/.
 
 Examples:
   sesame connect cfa-paris opco-atlas
   sesame connect cfa-paris chorus-piste --fields account_login,account_password --valid 3d
-  sesame connect cfa-bxl fla-employer --json`,
+  sesame connect cfa-bxl fla-employer --json
+  sesame connect cfa-paris cegid-cfe --email compta@cfa-paris.example`,
     )
     .action(async (tenant: string, credential: string, o: { fields?: string[]; valid: string; email?: string }, cmd: Command) => {
-      if (o.email !== undefined) throw new SesameError('invalid_request', '--email is not available yet: send the URL to the client yourself', { details: { field: 'email' } });
       const s = await system(cmd);
       if (!s.connect) throw new SesameError('internal', 'this system has no state store: connect links are not available');
-      const link = await s.connect.create({ tenant, credential, ...(o.fields ? { fields: o.fields } : {}), valid: o.valid, createdBy: 'cli' });
+      // With --email, the address is checked before the link is made.
+      const link = await s.connect.create({ tenant, credential, ...(o.fields ? { fields: o.fields } : {}), valid: o.valid, createdBy: 'cli', ...(o.email !== undefined ? { email: o.email } : {}) });
       if (cmd.optsWithGlobals().json) {
-        out(JSON.stringify({ url: link.url, expires_at: link.expires_at }));
+        out(JSON.stringify({ url: link.url, expires_at: link.expires_at, ...(link.sent_to ? { sent_to: link.sent_to } : {}) }));
         return;
       }
       process.stderr.write(`Connect link for ${link.tenant}/${link.credential} (${link.kind}), asking ${link.fields.join(', ')}; valid until ${link.expires_at}. Shown only now:\n`);
+      if (link.sent_to) process.stderr.write(`Sent for ${link.sent_to} through the alerts topic: every alert address of ${link.tenant} receives it.\n`);
       out(link.url);
     });
 }

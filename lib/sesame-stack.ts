@@ -13,6 +13,7 @@ import { OperatorConsole } from './operator-console.ts';
 import type { SesameConfig } from './config.ts';
 import { TenantSecrets } from './tenant-secrets.ts';
 import { StateTable } from './state-table.ts';
+import { ConnectLinks } from './connect-links.ts';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 
 /** The one Sesame stack: capabilities composed over one secrets vault. */
@@ -28,12 +29,14 @@ export class SesameStack extends Stack {
   readonly intake: CertificateIntake;
   readonly expiry: ExpiryWatch;
   readonly operatorConsole: OperatorConsole;
-  /** Connect links and other small records; no function is granted it yet (StateTable.grantReadWrite). */
+  /** Connect links and other small records; a function uses it only once granted (StateTable.grantReadWrite). */
   readonly state: StateTable;
+  /** The connect link pages (`/connect/{token}` on the token API's HTTP API). */
+  readonly connectLinks: ConnectLinks;
   /**
    * Who may touch any Sesame secret at all (the resource policy of every secret, declared
-   * here or created by `sesame --aws` or the admin API): the five functions that use
-   * secrets, the admin role, and CDK's deployment role, which creates and updates the
+   * here or created by `sesame --aws`, the admin API or a connect link): the six functions
+   * that use secrets, the admin role, and CDK's deployment role, which creates and updates the
    * declared secrets.
    */
   readonly secretPrincipals: string[];
@@ -69,9 +72,21 @@ export class SesameStack extends Stack {
       ...(chorusTrustAnchorsFile ? { chorusTrustAnchorsFile } : {}),
       ...(thresholds ? { thresholds } : {}),
     });
+    this.connectLinks = new ConnectLinks(this, 'Connect', {
+      api: this.tokenApi.api,
+      url: this.tokenApi.url,
+      vault: this.vault,
+      state: this.state,
+      alerts: this.alerts,
+      bucket: this.intake.bucket,
+      ...(chorusPolicyOids ? { chorusPolicyOids } : {}),
+      ...(testPolicyOids ? { testPolicyOids } : {}),
+      ...(chorusTrustAnchorsFile ? { chorusTrustAnchorsFile } : {}),
+      ...(thresholds ? { thresholds } : {}),
+    });
 
     // The console function touches no secret: it is not among them.
-    const functions: lambda.IFunction[] = [this.tokenApi.tokenFunction, this.tokenApi.authorizerFunction, this.intake.function, this.expiry.function, this.operatorConsole.adminFunction];
+    const functions: lambda.IFunction[] = [this.tokenApi.tokenFunction, this.tokenApi.authorizerFunction, this.intake.function, this.expiry.function, this.operatorConsole.adminFunction, this.connectLinks.function];
     this.secretPrincipals = [
       ...functions.map((fn) => {
         if (!fn.role) throw new Error(`${fn.node.path} has no role`);
@@ -83,6 +98,8 @@ export class SesameStack extends Stack {
     if (config) new TenantSecrets(this, 'Tenants', { vault: this.vault, config, allowed: this.secretPrincipals });
     // The admin API creates tenant and app secrets with the same resource policy as the CLI and the stack.
     this.operatorConsole.adminFunction.addEnvironment('SESAME_SECRET_PRINCIPALS', Fn.join(',', this.secretPrincipals));
+    // A connect link for FLA creates its pending key secret with that same policy.
+    this.connectLinks.function.addEnvironment('SESAME_SECRET_PRINCIPALS', Fn.join(',', this.secretPrincipals));
 
     const ops = new Operations(this, 'Operations', { vault: this.vault, ...(operationsEmail ? { email: operationsEmail } : {}) });
     ops.watchFunction('Token', this.tokenApi.tokenFunction);
@@ -91,6 +108,7 @@ export class SesameStack extends Stack {
     ops.watchFunction('Expiry', this.expiry.function);
     ops.watchFunction('Admin', this.operatorConsole.adminFunction);
     ops.watchFunction('Console', this.operatorConsole.consoleFunction);
+    ops.watchFunction('Connect', this.connectLinks.function);
     ops.watchQueue('CertificateDeadLetters', this.intake.deadLetterQueue);
     ops.watchQueue('ExpiryDeadLetters', this.expiry.deadLetterQueue);
     ops.watchDailyRun('Expiry', this.expiry.function);

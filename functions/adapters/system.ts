@@ -16,6 +16,7 @@ import type { TrustAnchors } from '../core/certificates/profile.ts';
 import { runExpiryCheck, type ExpirySummary } from '../core/expiry.ts';
 import { Connect, integratorFromEnv, publicUrlFromEnv, type Integrator } from '../core/connect.ts';
 import type { StateStore } from '../core/ports.ts';
+import { DynamoStateStore } from './dynamo-state-store.ts';
 import { LocalStateStore } from './local-state-store.ts';
 import { LocalObjectStore } from './local-object-store.ts';
 import { OutboxNotifier } from './outbox-notifier.ts';
@@ -91,8 +92,7 @@ export function buildSystem(deps: SystemDeps): System {
       ? { objects, notifier, credentials, store: deps.store, clock, log: deps.log, policyAllowList: deps.policyAllowList ?? [], testPolicyOids: deps.testPolicyOids ?? [], ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}) }
       : undefined;
   const intake = intakeDeps ? (key: string, version?: string) => processUpload(intakeDeps, key, version) : undefined;
-  const admin = new Admin({ store: deps.store, tenants, credentials, apps, clock, log: deps.log, thresholds: deps.thresholds, intake: intakeDeps });
-  const expiryCheck = notifier ? () => runExpiryCheck({ store: deps.store, credentials, tenants, notifier, clock, log: deps.log, ...(deps.thresholds ? { thresholds: deps.thresholds } : {}) }) : undefined;
+  const expiryCheck = notifier ? () => runExpiryCheck({ store: deps.store, credentials, tenants, notifier, clock, log: deps.log, ...(deps.thresholds ? { thresholds: deps.thresholds } : {}), ...(connect ? { connect } : {}) }) : undefined;
   const connect = deps.state
     ? new Connect({
         state: deps.state,
@@ -109,6 +109,7 @@ export function buildSystem(deps: SystemDeps): System {
         publicUrl: deps.publicUrl ?? publicUrlFromEnv(),
       })
     : undefined;
+  const admin = new Admin({ store: deps.store, tenants, credentials, apps, clock, log: deps.log, thresholds: deps.thresholds, intake: intakeDeps, connect });
   return {
     store: deps.store,
     clock,
@@ -188,6 +189,8 @@ export function awsSystem(config: Config, log: Log, options: AwsSystemOptions = 
     testPolicyOids: config.testPolicyOids,
     ...(config.trustAnchors ? { trustAnchors: config.trustAnchors } : {}),
     thresholds: config.thresholds,
+    // Connect links (system.connect) exist only with the state table; its TTL hides expired items on the same clock.
+    ...(config.stateTable ? { state: new DynamoStateStore(config.stateTable, undefined, options.clock ?? systemClock) } : {}),
   });
   return config.bucket ? { ...system, bucket: config.bucket } : system;
 }

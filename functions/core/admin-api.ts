@@ -13,6 +13,7 @@ export type AdminOperation =
   | 'tenants.update'
   | 'credential'
   | 'certificate.upload'
+  | 'connect.create'
   | 'apps.list'
   | 'apps.add'
   | 'apps.revoke'
@@ -50,6 +51,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: 'PATCH', path: '/v1/admin/tenants/{tenant}', operation: 'tenants.update', maxBody: S, body: 'required', status: 200 },
   { method: 'GET', path: '/v1/admin/tenants/{tenant}/credentials/{credential}', operation: 'credential', maxBody: S, body: 'none', status: 200 },
   { method: 'POST', path: '/v1/admin/tenants/{tenant}/credentials/{credential}/certificate', operation: 'certificate.upload', maxBody: ADMIN_UPLOAD_MAX_BODY_BYTES, body: 'required', status: 200 },
+  { method: 'POST', path: '/v1/admin/tenants/{tenant}/credentials/{credential}/connect-links', operation: 'connect.create', maxBody: S, body: 'optional', status: 201 },
   { method: 'GET', path: '/v1/admin/apps', operation: 'apps.list', maxBody: S, body: 'none', status: 200 },
   { method: 'POST', path: '/v1/admin/apps', operation: 'apps.add', maxBody: S, body: 'required', status: 201 },
   { method: 'POST', path: '/v1/admin/apps/{app}/revoke', operation: 'apps.revoke', maxBody: S, body: 'optional', status: 200 },
@@ -149,6 +151,8 @@ export class AdminApi {
         return a.credential(p('tenant'), p('credential'));
       case 'certificate.upload':
         return a.uploadCertificate(p('tenant'), p('credential'), body);
+      case 'connect.create':
+        return a.createConnectLink(p('tenant'), p('credential'), body, operator);
       case 'apps.list':
         return a.listApps();
       case 'apps.add':

@@ -6,6 +6,7 @@ import { alertDue, ALERT_TAG, DEFAULT_THRESHOLDS, genericName, nameFromTags } fr
 import { parseAppId, parseCredentialId, parseTenantId } from './ids.ts';
 import { CERTIFICATE_TAG, FILE_NAME_PATTERN, latestReportKey, processCertificate, type IntakeDeps, type IntakeResult } from './intake.ts';
 import type { CertificateReport } from './certificates/validator.ts';
+import type { Connect } from './connect.ts';
 import { KINDS, platformOf } from './platforms/index.ts';
 import type { Platform, PlatformContext } from './platforms/types.ts';
 import type { Clock, Log, SecretStore, Tags } from './ports.ts';
@@ -149,6 +150,16 @@ export interface AdminDeps {
   thresholds?: readonly number[] | undefined;
   /** The certificate intake's dependencies; without them, uploads are refused and no report is shown. */
   intake?: IntakeDeps | undefined;
+  /** Connect links; without a state store there are none, and creating one is refused. */
+  connect?: Connect | undefined;
+}
+
+/** A connect link as the console gets it: the URL (its token inside) is returned this once. */
+export interface ConnectLinkCreated {
+  url: string;
+  expires_at: string;
+  /** The alert address the link was sent to, when asked. */
+  sent_to?: string;
 }
 
 const DAY = 86_400_000;
@@ -284,6 +295,11 @@ const addTenantBody = z.strictObject({
 const addAppBody = z.strictObject({ app: z.string(), tenants: z.array(z.string()), kinds: z.array(z.string()).optional() });
 const rotateBody = z.strictObject({ overlap: z.string().optional() });
 const uploadBody = z.strictObject({ file_name: z.string(), content_base64: z.string() });
+const connectLinkBody = z.strictObject({
+  fields: z.array(z.string().max(64)).max(20).optional(),
+  valid: z.string().max(20).optional(),
+  email: z.string().max(320).optional(),
+});
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/;
 
 /** Reads the stored report record (the intake's) into what the console shows. */
@@ -563,6 +579,32 @@ export class Admin {
       if (v) view.version = v.version;
     }
     return view;
+  }
+
+  /**
+   * A connect link for an existing credential, created by this operator (their `sub` is
+   * recorded as its creator). The URL is in the answer only: neither it nor its token is
+   * logged or kept (the state store has the token's hash).
+   */
+  async createConnectLink(tenantId: string, credentialId: string, body: unknown, operator: Operator): Promise<ConnectLinkCreated> {
+    const tenant = parseTenantId(tenantId);
+    const { id } = parseCredentialId(credentialId, KINDS);
+    const input = validate(connectLinkBody, body ?? {}, 'connect link');
+    const connect = this.deps.connect;
+    if (!connect) throw new SesameError('invalid_request', 'connect links need a state store, and this deployment has none');
+    if (!(await this.deps.store.tags(credentialSecretName(tenant, id)))) {
+      if (!(await this.deps.tenants.find(tenant))) throw new SesameError('unknown_tenant', `tenant "${tenant}" does not exist`, { details: { tenant } });
+      throw new SesameError('unknown_credential', `tenant "${tenant}" has no credential "${id}"`, { details: { tenant, credential: id } });
+    }
+    const link = await connect.create({
+      tenant,
+      credential: id,
+      ...(input.fields ? { fields: input.fields } : {}),
+      ...(input.valid !== undefined ? { valid: input.valid } : {}),
+      ...(input.email !== undefined ? { email: input.email } : {}),
+      createdBy: operator.sub,
+    });
+    return { url: link.url, expires_at: link.expires_at, ...(link.sent_to ? { sent_to: link.sent_to } : {}) };
   }
 
   async listApps(): Promise<{ items: AppView[] }> {

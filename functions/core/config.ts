@@ -25,6 +25,11 @@ export interface Config {
   /** AWS only: the intake bucket and the alerts topic. */
   bucket: string | undefined;
   alertsTopicArn: string | undefined;
+  /**
+   * AWS only: the DynamoDB state table (SESAME_STATE_TABLE) that holds connect links; without
+   * it there are none. (The links' public base URL, SESAME_PUBLIC_URL, is read by core/connect.ts.)
+   */
+  stateTable?: string | undefined;
   /** `sesame --aws`: the deployed stack whose outputs fill what the variables above leave unset. */
   stackName: string;
   /** `sesame --aws`: principals allowed by the resource policy of the secrets it creates (SESAME_SECRET_PRINCIPALS). */
@@ -119,6 +124,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     thresholds: thresholds(env),
     bucket: env.SESAME_BUCKET || undefined,
     alertsTopicArn: env.SESAME_ALERTS_TOPIC_ARN || undefined,
+    stateTable: env.SESAME_STATE_TABLE || undefined,
     stackName: env.SESAME_STACK || 'Sesame',
     secretPrincipals: principals(env),
     adminOperators: operators(env),

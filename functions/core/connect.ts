@@ -9,8 +9,8 @@ import { FILE_NAME_PATTERN, processCertificate, type IntakeDeps } from './intake
 import { DEFAULT_RETRY, fetchToken, type RetryPolicy } from './oauth.ts';
 import { KINDS, platformOf } from './platforms/index.ts';
 import type { ConnectField, ConnectSpec, Environment, Platform, PlatformContext } from './platforms/types.ts';
-import type { Clock, HttpClient, Log, Notifier, SecretStore, StateItem, StateStore } from './ports.ts';
-import type { Tenants } from './tenants.ts';
+import type { Clock, HttpClient, Log, Notification, Notifier, SecretStore, StateItem, StateStore } from './ports.ts';
+import { alertEmailOf, type Tenant, type Tenants } from './tenants.ts';
 import type { Text } from './text.ts';
 import { validate } from './validate.ts';
 
@@ -104,6 +104,11 @@ export interface CreateLinkInput {
   /** Lifetime in seconds, or a duration such as `7d`, `12h`, `30m`. */
   valid?: number | string;
   createdBy: string;
+  /**
+   * Also send the link to this address, which must be one of the tenant's alert
+   * addresses: checked before the link is made (see `send`).
+   */
+  email?: string;
 }
 
 export interface CreatedLink {
@@ -113,6 +118,8 @@ export interface CreatedLink {
   credential: string;
   kind: string;
   fields: string[];
+  /** The alert address the link was sent to (with `email`). */
+  sent_to?: string;
 }
 
 /** What the page shows for an open link: never a current value of the credential. */
@@ -148,6 +155,44 @@ export const linkHash = (token: string) => createHash('sha256').update(token, 'u
 const linkPk = (hash: string) => `link#${hash}`;
 const LINK_SK = 'link';
 const short = (hash: string) => hash.slice(0, 12);
+
+/** `2027-01-08 05:00 UTC`: a link's end, to the minute. */
+export const linkEnd = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+
+/**
+ * The message that hands a link to one of the tenant's alert addresses, French then
+ * English: who asks (the integrator), for which tenant and platform, until when, the
+ * URL. The subject names the credential only: never the URL nor its token.
+ */
+export function linkNotification(input: { link: CreatedLink; tenantName: string; title: Text; integrator: string | undefined; to: string }): Notification {
+  const { link, tenantName, title, to } = input;
+  const end = linkEnd(link.expires_at);
+  const asker = { fr: input.integrator ?? 'Votre intégrateur', en: input.integrator ?? 'Your integrator' };
+  const who = `${tenantName}${tenantName !== link.tenant ? ` (${link.tenant})` : ''}`;
+  // Ids only (SNS subjects are ASCII), whole: the credential gives way when both do not fit.
+  const full = `[Sesame] Connect link: ${link.tenant}/${link.credential}`;
+  const subject = full.length <= 100 ? full : `[Sesame] Connect link for ${link.tenant}`;
+  const message = [
+    `À l’attention de : ${to}`,
+    '',
+    `${asker.fr} demande à ${who} de transmettre l’identifiant « ${link.credential} » (${title.fr}) par un lien de connexion.`,
+    'Ouvrez le lien, suivez les étapes indiquées pour cette plateforme, puis saisissez les valeurs demandées : elles sont enregistrées directement, sans passer par un e-mail.',
+    `Le lien sert une seule fois et expire le ${end} :`,
+    link.url,
+    'Ne transférez pas ce message : le lien suffit pour transmettre l’identifiant.',
+    '',
+    '---',
+    '',
+    `For: ${to}`,
+    '',
+    `${asker.en} asks ${who} to hand over the credential "${link.credential}" (${title.en}) through a connect link.`,
+    'Open the link, follow the steps shown for this platform, then enter the values asked: they are stored directly, without going through an email.',
+    `The link works once and expires on ${end}:`,
+    link.url,
+    'Do not forward this message: the link is enough to hand the credential over.',
+  ].join('\n');
+  return { subject, message, attributes: { tenant: link.tenant, kind: link.kind, severity: 'info' } };
+}
 
 /** `7d`, `12h`, `30m`, or seconds; within LINK_MIN_SECONDS..LINK_MAX_SECONDS. */
 export function parseValidity(valid: number | string | undefined): number {
@@ -191,7 +236,9 @@ export class Connect {
       throw new SesameError('invalid_request', `${kind} links can ask for ${[...known].join(', ')}; not ${unknown.join(', ')}`, { details: { field: 'fields' } });
     }
     const seconds = parseValidity(input.valid);
-    await this.deps.tenants.get(tenant);
+    const record = await this.deps.tenants.get(tenant);
+    // Refused before anything is written: no link is made for an address it cannot go to.
+    const to = input.email !== undefined ? this.recipient(record, input.email) : undefined;
     // A certificate is judged against the credential's profile: a Chorus EDI credential must exist (as a client certificate by default).
     if (spec.mode === 'certificate' && !(await this.deps.credentials.findForUpdate(tenant, credential))) {
       await this.deps.credentials.set({ tenant, credential, kind, fields: {} });
@@ -212,7 +259,47 @@ export class Connect {
     };
     await this.deps.state.put({ pk: linkPk(hash), sk: LINK_SK, expiresAt: Math.floor(expires.getTime() / 1000), data: data as unknown as Record<string, unknown> }, { ifAbsent: true });
     this.deps.log.info('connect link created', { tenant, credential, kind, link: short(hash), expires_at: data.expires_at, created_by: data.created_by, fields });
-    return { url: `${this.deps.publicUrl}/connect/${token}`, expires_at: data.expires_at, tenant, credential, kind, fields };
+    const link: CreatedLink = { url: `${this.deps.publicUrl}/connect/${token}`, expires_at: data.expires_at, tenant, credential, kind, fields };
+    if (to === undefined) return link;
+    await this.publishLink(link, record, to);
+    return { ...link, sent_to: to };
+  }
+
+  /**
+   * Sends a link to one of the tenant's alert addresses, through the Notifier: the
+   * alerts topic in AWS, the outbox locally. The topic's email subscriptions filter on
+   * the `tenant` message attribute only, so the message reaches every alert address of
+   * the tenant subscribed to the topic (and any subscription without a filter, such as
+   * the operator's), not that one person alone: an address that is not an alert
+   * address of the tenant is refused, and the message names the one it is meant for.
+   */
+  async send(link: CreatedLink, options: { to: string }): Promise<{ sent_to: string }> {
+    const record = await this.deps.tenants.get(link.tenant);
+    const to = this.recipient(record, options.to);
+    await this.publishLink(link, record, to);
+    return { sent_to: to };
+  }
+
+  /** The tenant's alert address `email` stands for; refuses any other address, and a system without a notifier. */
+  private recipient(tenant: Tenant, email: string): string {
+    const found = alertEmailOf(tenant, email);
+    if (!found) {
+      throw new SesameError(
+        'invalid_request',
+        `"${email.slice(0, 254)}" is not an alert address of tenant "${tenant.id}" (${tenant.alert_emails.join(', ') || 'none'}): a link is sent through the alerts topic, which reaches the tenant's alert addresses; add it first with \`sesame tenant set ${tenant.id} --alert-email <address>\``,
+        { details: { field: 'email', tenant: tenant.id } },
+      );
+    }
+    if (!this.deps.notifier) throw new SesameError('invalid_request', 'no alerts topic configured: the link cannot be sent; give the URL to the client yourself', { details: { field: 'email' } });
+    return found;
+  }
+
+  private async publishLink(link: CreatedLink, tenant: Tenant, to: string): Promise<void> {
+    const token = link.url.slice(link.url.lastIndexOf('/') + 1);
+    const platform = platformOf(link.kind);
+    await (this.deps.notifier as Notifier).publish(linkNotification({ link, tenantName: tenant.name, title: platform.title, integrator: this.deps.integrator?.name, to }));
+    // The address, the link's hash prefix: never the URL.
+    this.deps.log.info('connect link sent', { tenant: link.tenant, credential: link.credential, kind: link.kind, link: short(linkHash(token)), to, via: 'notifier' });
   }
 
   /** The open link for a token, or undefined: unknown, used and expired alike. */

@@ -1,9 +1,10 @@
 import { credentialSecretName, CREDENTIAL_PREFIX, earliest, NO_EXPIRY, recordError, scanSecrets, TAG, type Credentials, type RecordError } from './credentials.ts';
+import { LINK_MAX_SECONDS, linkEnd, type Connect, type CreatedLink } from './connect.ts';
 import { describeError, SesameError } from './errors.ts';
 import { platformOf } from './platforms/index.ts';
 import type { ExpiryName, Platform } from './platforms/types.ts';
 import type { Clock, Log, Notification, Notifier, SecretStore, Tags } from './ports.ts';
-import type { Tenants } from './tenants.ts';
+import { connectLinksInAlerts, type Tenant, type Tenants } from './tenants.ts';
 
 /**
  * The expiry watch. It reads tags only (`ListSecrets` pages of 100) and decides from
@@ -142,8 +143,8 @@ export function alertSubject(input: { what: ExpiryName; tenant: string; credenti
   return `[Sesame] ${fitReference(tenant, credential, room)} ${tail}`;
 }
 
-/** The message: subject within 100 characters, French then English, with the platform's renewal steps. */
-export function expiryNotification(input: { tenant: string; tenantName?: string; credential: string; kind: string; what: ExpiryName; at?: Date; due: Due }): Notification {
+/** The message: subject within 100 characters, French then English, with the platform's renewal steps (and a connect link, when one is given). */
+export function expiryNotification(input: { tenant: string; tenantName?: string; credential: string; kind: string; what: ExpiryName; at?: Date; due: Due; link?: Pick<CreatedLink, 'url' | 'expires_at'> }): Notification {
   const { tenant, credential, kind, what, at, due } = input;
   const platform = platformOf(kind);
   const who = `${tenant}${input.tenantName && input.tenantName !== tenant ? ` (${input.tenantName})` : ''}`;
@@ -157,6 +158,7 @@ export function expiryNotification(input: { tenant: string; tenantName?: string;
       colon: ' :',
       left: 'Jours restants :',
       renew: 'Pour renouveler :',
+      link: 'Ou, pour l’administrateur du client : transmettre le nouvel identifiant par ce lien de connexion, qui guide pas à pas (une seule fois, jusqu’au',
     },
     en: {
       client: 'Client:',
@@ -165,6 +167,7 @@ export function expiryNotification(input: { tenant: string; tenantName?: string;
       colon: ':',
       left: 'Days left:',
       renew: 'To renew:',
+      link: "Or, for the client's administrator: hand the new credential over through this connect link, which guides step by step (once, until",
     },
   };
   const block = (lang: 'fr' | 'en') => [
@@ -175,6 +178,7 @@ export function expiryNotification(input: { tenant: string; tenantName?: string;
     '',
     text[lang].renew,
     ...platform.renewal[lang].map((step, i) => `  ${i + 1}. ${step}`),
+    ...(input.link ? ['', `${text[lang].link} ${linkEnd(input.link.expires_at)})${text[lang].colon}`, `  ${input.link.url}`] : []),
   ];
   const message = [...block('fr'), '', '---', '', ...block('en')].join('\n');
   return { subject, message, attributes: { tenant, kind, severity: due.severity } };
@@ -191,6 +195,28 @@ export interface ExpiryDeps {
   thresholds?: readonly number[];
   /** Decide and say what would be sent, but publish nothing and write no tag. */
   dryRun?: boolean;
+  /**
+   * Connect links (a state store is wired): an alert for a credential the client renews
+   * itself (Platform.renewedBy `client`) carries a fresh link, unless its tenant says
+   * `connect_links_in_alerts: false`. One link per alert sent; none in a dry run.
+   */
+  connect?: Pick<Connect, 'create'> | undefined;
+}
+
+/** The shortest life of a link sent with an alert. */
+export const ALERT_LINK_MIN_SECONDS = 14 * 86_400;
+/** How long after the credential's end a link sent with an alert still works, when that is later. */
+export const ALERT_LINK_GRACE_SECONDS = 7 * 86_400;
+
+/**
+ * A link sent with an alert works 14 days, or until 7 days after the credential's end
+ * when that is later (an alert 10 days ahead: 17 days), within the 30 days a link may
+ * live at most (LINK_MAX_SECONDS: the alerts at 60 and 30 days get 30-day links, and the
+ * later thresholds bring fresh ones).
+ */
+export function alertLinkSeconds(now: Date, end: Date | undefined): number {
+  const untilEnd = end ? Math.floor((end.getTime() - now.getTime()) / 1000) + ALERT_LINK_GRACE_SECONDS : 0;
+  return Math.min(LINK_MAX_SECONDS, Math.max(ALERT_LINK_MIN_SECONDS, untilEnd));
 }
 
 /** One alert sent (or, in a dry run, that would be). */
@@ -200,6 +226,8 @@ export interface ExpiryAlert {
   kind: string;
   severity: Severity;
   subject: string;
+  /** When the alert carries a connect link: the link's end (never its URL). */
+  link_expires_at?: string;
 }
 
 export interface ExpirySummary {
@@ -248,15 +276,25 @@ export async function runExpiryCheck(deps: ExpiryDeps): Promise<ExpirySummary> {
     summary.failures.push(error);
     deps.log.error('expiry check failed for one credential', { ...error });
   };
-  // A tenant's name is read once per run, however many of its credentials are due.
-  const names = new Map<string, Promise<string | undefined>>();
-  const nameOf = (tenant: string) => {
-    let p = names.get(tenant);
+  // A tenant's record is read once per run, however many of its credentials are due.
+  const records = new Map<string, Promise<Tenant | undefined>>();
+  const tenantOf = (tenant: string) => {
+    let p = records.get(tenant);
     if (!p) {
-      p = deps.tenants.find(tenant).then((t) => t?.name, () => undefined);
-      names.set(tenant, p);
+      p = deps.tenants.find(tenant).catch(() => undefined);
+      records.set(tenant, p);
     }
     return p;
+  };
+  /** A fresh connect link for this alert, when it is due one; an alert is never held back for want of a link. */
+  const linkFor = async (tenant: Tenant | undefined, credential: string, platform: Platform, due: Due, end: Date | undefined) => {
+    if (dryRun || !deps.connect || !tenant || due.type === 'no-date' || platform.renewedBy !== 'client' || !platform.connect || !connectLinksInAlerts(tenant)) return undefined;
+    try {
+      return await deps.connect.create({ tenant: tenant.id, credential, valid: alertLinkSeconds(now, end), createdBy: 'expiry' });
+    } catch (err) {
+      deps.log.warn('expiry alert sent without a connect link', { tenant: tenant.id, credential, ...describeError(err) });
+      return undefined;
+    }
   };
   const scan = await scanSecrets(deps.store, CREDENTIAL_PREFIX, async (items) => {
     for (const { name, tags } of items) {
@@ -270,15 +308,17 @@ export async function runExpiryCheck(deps: ExpiryDeps): Promise<ExpirySummary> {
         const expiresAt = tags[TAG.expiresAt];
         const { what, error } = await whatExpires(deps, platform, name, tags);
         if (error) fail(error);
-        const tenantName = await nameOf(tenant);
-        const n = expiryNotification({ tenant, credential, kind, what, due: decision.due, ...(tenantName ? { tenantName } : {}), ...(dated(expiresAt) ? { at: new Date(expiresAt) } : {}) });
+        const record = await tenantOf(tenant);
+        const end = dated(expiresAt) ? new Date(expiresAt) : undefined;
+        const link = await linkFor(record, credential, platform, decision.due, end);
+        const n = expiryNotification({ tenant, credential, kind, what, due: decision.due, ...(record ? { tenantName: record.name } : {}), ...(end ? { at: end } : {}), ...(link ? { link } : {}) });
         if (!dryRun) {
           await (notifier as Notifier).publish(n);
           // After the alert: a failure here repeats the alert tomorrow rather than losing it.
           await deps.store.tag(credentialSecretName(tenant, credential), decision.next);
         }
         summary.alerting += 1;
-        summary.alerts.push({ tenant, credential, kind, severity: n.attributes.severity, subject: n.subject });
+        summary.alerts.push({ tenant, credential, kind, severity: n.attributes.severity, subject: n.subject, ...(link ? { link_expires_at: link.expires_at } : {}) });
       } catch (err) {
         fail(recordError(name, err));
         if (!(err instanceof SesameError)) deps.log.error('expiry check: unexpected failure', { secret: name, ...describeError(err) });

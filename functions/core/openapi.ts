@@ -255,6 +255,25 @@ const adminSchemas = {
       renewal: { type: 'object', required: ['fr', 'en'], additionalProperties: false, properties: { fr: stringList, en: stringList } },
     },
   },
+  ConnectLinkInput: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      fields: { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 20, description: 'The credential fields to ask (default: the platform\'s usual ones), e.g. `cfa_key`.' },
+      valid: { type: 'string', pattern: '^\\d{1,6}[mhd]$', default: '7d', description: 'How long the link works: 30m, 12h, 7d…; from 5 minutes to 30 days.' },
+      email: { type: 'string', format: 'email', maxLength: 320, description: 'Also send the link by email: one of the tenant\'s alert addresses (the alerts topic delivers it to every alert address of the tenant and to the operator).' },
+    },
+  },
+  ConnectLinkCreated: {
+    type: 'object',
+    required: ['url', 'expires_at'],
+    additionalProperties: false,
+    properties: {
+      url: { type: 'string', format: 'uri', description: 'The link to hand the client, shown this once: Sesame keeps only its token\'s hash.' },
+      expires_at: dateTime,
+      sent_to: { type: 'string', format: 'email', description: 'The alert address the link was sent to, when `email` was given.' },
+    },
+  },
   App: {
     type: 'object',
     required: ['app', 'tenants', 'created_at'],
@@ -357,6 +376,14 @@ const adminPaths = {
       parameters: [tenantParam, credentialParam],
       requestBody: body(ref('CertificateUpload')),
       responses: { '200': json('The verdict (a refusal is a verdict too).', ref('UploadVerdict')), ...adminErrors(['400', '401', '404', '413', '500']) },
+    }),
+  },
+  '/v1/admin/tenants/{tenant}/credentials/{credential}/connect-links': {
+    post: admin('Credentials', 'adminCreateConnectLink', 'Create a one-time connect link for a credential', {
+      description: 'The tenant\'s own administrator opens the link, follows the platform\'s steps and hands the credential over; it works once, until `expires_at`. The operator\'s `sub` is recorded as its creator.',
+      parameters: [tenantParam, credentialParam],
+      requestBody: body(ref('ConnectLinkInput'), false),
+      responses: { '201': json('The link, shown this once.', ref('ConnectLinkCreated')), ...adminErrors(['400', '401', '404', '409', '413', '500']) },
     }),
   },
   '/v1/admin/apps': {

@@ -17,6 +17,11 @@ export const tenantSchema = z.strictObject({
   siren: digits(9, 'SIREN').optional(),
   bce: digits(10, 'BCE number').optional(),
   alert_emails: z.array(z.email('must be an email address')).max(20).default([]),
+  /**
+   * Whether expiry alerts for credentials the client renews itself (Platform.renewedBy
+   * `client`) carry a fresh connect link. Absent: yes. Never for integrator-renewed ones.
+   */
+  connect_links_in_alerts: z.boolean().optional(),
   created_at: z.string().optional(),
   updated_at: z.string().optional(),
 });
@@ -56,10 +61,17 @@ const changesSchema = z.strictObject({
   alert_emails: z.array(z.string()).optional(),
   add_alert_emails: z.array(z.string()).optional(),
   remove_alert_emails: z.array(z.string()).optional(),
+  connect_links_in_alerts: z.boolean().optional(),
 });
 export type TenantChanges = z.input<typeof changesSchema>;
 
 const sameEmail = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+/** The tenant's alert address equal to `email` (case aside), as recorded; undefined when it is not one. */
+export const alertEmailOf = (tenant: Tenant, email: string): string | undefined => tenant.alert_emails.find((e) => sameEmail(e, email.trim()));
+
+/** Whether the tenant's expiry alerts for client-renewed credentials carry a connect link (default: yes). */
+export const connectLinksInAlerts = (tenant: Tenant): boolean => tenant.connect_links_in_alerts !== false;
 
 export class Tenants {
   constructor(
@@ -99,8 +111,9 @@ export class Tenants {
     }
     for (const e of c.add_alert_emails ?? []) if (!emails.some((x) => sameEmail(x, e))) emails = [...emails, e];
     next.alert_emails = emails;
+    if (c.connect_links_in_alerts !== undefined) next.connect_links_in_alerts = c.connect_links_in_alerts;
     const candidate = validate(tenantInputSchema(IDENTIFIERS.filter((k) => typeof c[k] === 'string')), { ...next, updated_at: current.updated_at }, 'tenant');
-    const changed = (['name', 'siret', 'siren', 'bce', 'alert_emails'] as const).filter((k) => JSON.stringify(candidate[k]) !== JSON.stringify(current[k]));
+    const changed = (['name', 'siret', 'siren', 'bce', 'alert_emails', 'connect_links_in_alerts'] as const).filter((k) => JSON.stringify(candidate[k]) !== JSON.stringify(current[k]));
     if (changed.length === 0) return { tenant: current, changed };
     const tenant = { ...candidate, updated_at: this.clock.now().toISOString() };
     await this.write(tenant);

@@ -54,7 +54,7 @@ const roleArn = (logicalId: string) => `arn:aws:iam::${ACCOUNT}:role/Sesame-${lo
  * What lib/operator-console.ts and lib/sesame-stack.ts give the admin function, resolved
  * as a deployment resolves it: the stack's key, the intake bucket, the alerts topic, the
  * configured thresholds and the principals of every Sesame secret's resource policy
- * (the five functions that use secrets, the config's admin role, CDK's deployment role).
+ * (the six functions that use secrets, the config's admin role, CDK's deployment role).
  * The last test of the bundle block checks it against the synthesized template.
  */
 function adminEnv(d: Deployment): Record<string, string> {
@@ -64,6 +64,7 @@ function adminEnv(d: Deployment): Record<string, string> {
     roleArn('CertificateIntakeFunctionRole'),
     roleArn('ExpiryWatchFunctionRole'),
     roleArn('ConsoleAdminRole'),
+    roleArn('ConnectFunctionRole'),
     CONFIG.adminRoleArn,
     `arn:aws:iam::${ACCOUNT}:role/cdk-*-cfn-exec-role-*`,
   ];

@@ -168,8 +168,9 @@ describe('the routes on the HTTP API', () => {
       const consoleTargets = integrationOf('ConsolePage');
       expect(consoleTargets).toHaveLength(1);
       for (const r of page) expect(r.Target).toBe(consoleTargets[0]);
-      // Exactly the token API's routes, the admin API's and the console's.
-      expect(routes.map((r) => r.RouteKey).sort()).toEqual([...ROUTES.map((x) => `${x.method} ${x.path}`), 'ANY /v1/admin/{proxy+}', 'GET /console', 'GET /console/{proxy+}'].sort());
+      // Exactly the token API's routes, the admin API's, the console's and the connect links' (test/cdk/connect-links.test.ts).
+      const connect = ['GET /connect/{token}', 'POST /connect/{token}', 'GET /connect/{token}/certificate.cer', 'GET /connect/assets/{file}'];
+      expect(routes.map((r) => r.RouteKey).sort()).toEqual([...ROUTES.map((x) => `${x.method} ${x.path}`), 'ANY /v1/admin/{proxy+}', 'GET /console', 'GET /console/{proxy+}', ...connect].sort());
     });
 
     it(`lets API Gateway invoke the admin and console functions from their own routes only (${label})`, () => {

@@ -100,10 +100,11 @@ describe('the production stack', () => {
     expect.stringMatching(/^\$\{CertificateIntakeFunctionRole[0-9A-F]+\.Arn\}$/),
     expect.stringMatching(/^\$\{ExpiryWatchFunctionRole[0-9A-F]+\.Arn\}$/),
     expect.stringMatching(/^\$\{ConsoleAdminRole[0-9A-F]+\.Arn\}$/),
+    expect.stringMatching(/^\$\{ConnectFunctionRole[0-9A-F]+\.Arn\}$/),
   ];
   const cfnExecRole = 'arn:${AWS::Partition}:iam::111122223333:role/cdk-*-cfn-exec-role-*';
 
-  it('denies the secrets to everyone but the five functions that use them, the admin role and CDK’s deployment role, with the CLI’s statement', () => {
+  it('denies the secrets to everyone but the six functions that use them, the admin role and CDK’s deployment role, with the CLI’s statement', () => {
     const policies = Object.values(template.findResources('AWS::SecretsManager::ResourcePolicy'));
     expect(policies).toHaveLength(8);
     for (const p of policies) {
@@ -141,7 +142,7 @@ describe('the production stack', () => {
 
   it('traces every function and names its Powertools service', () => {
     const fns = Object.values(template.findResources('AWS::Lambda::Function')).filter((f) => f.Properties.Runtime === 'nodejs22.x');
-    expect(fns.map((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).sort()).toEqual(['sesame-admin', 'sesame-authorizer', 'sesame-certificate', 'sesame-console', 'sesame-expiry', 'sesame-token']);
+    expect(fns.map((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).sort()).toEqual(['sesame-admin', 'sesame-authorizer', 'sesame-certificate', 'sesame-connect', 'sesame-console', 'sesame-expiry', 'sesame-token']);
     for (const f of fns) expect(f.Properties.TracingConfig).toEqual({ Mode: 'Active' });
   });
 
@@ -171,6 +172,8 @@ describe('the production stack', () => {
         'Sesame Admin: the function failed',
         'Sesame Console: invocations were throttled',
         'Sesame Console: the function failed',
+        'Sesame Connect: invocations were throttled',
+        'Sesame Connect: the function failed',
         'Sesame Authorizer: invocations were throttled',
         'Sesame Authorizer: the function failed',
         'Sesame Certificate: invocations were throttled',

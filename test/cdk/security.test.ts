@@ -103,7 +103,7 @@ describe('every grant in the template', () => {
         expect(p).toMatchObject({ SourceAccount: '111122223333', SourceArn: expect.stringMatching(/^\$\{CertificateIntakeBucket[0-9A-F]+\.Arn\}$/), FunctionName: expect.stringMatching(/^\$\{CertificateIntakeFunction[0-9A-F]+\.Arn\}$/) });
       } else {
         expect(p.Principal).toBe('apigateway.amazonaws.com');
-        expect(p.SourceArn).toMatch(/^arn:\$\{AWS::Partition\}:execute-api:eu-west-3:111122223333:\$\{TokenApi[0-9A-F]+\}\/(\*\/\*\/v1\/|\*\/\*\/console(\/|$)|authorizers\/)/);
+        expect(p.SourceArn).toMatch(/^arn:\$\{AWS::Partition\}:execute-api:eu-west-3:111122223333:\$\{TokenApi[0-9A-F]+\}\/(\*\/\*\/v1\/|\*\/\*\/console(\/|$)|\*\/\*\/connect\/|authorizers\/)/);
       }
     }
     expect(permissions.filter((p) => p.Principal === 's3.amazonaws.com')).toHaveLength(1);

@@ -42,10 +42,12 @@ describe('the state table', () => {
     expect(table.UpdateReplacePolicy).toBe('Retain');
   });
 
-  it('is not granted to any function yet', () => {
+  it('is granted to the connect function only', () => {
     const policies = Object.values(template.findResources('AWS::IAM::Policy'));
-    const actions = policies.flatMap((p) => (p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]).flatMap((s) => [s.Action].flat()));
-    expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
+    const holders = policies
+      .filter((p) => (p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]).some((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:'))))
+      .flatMap((p) => (p.Properties.Roles as { Ref: string }[]).map((r) => r.Ref));
+    expect(holders).toEqual([expect.stringMatching(/^ConnectFunctionRole[0-9A-F]{8}$/)]);
   });
 
   it('outputs its name as StateTable, for SESAME_STATE_TABLE', () => {

@@ -17,7 +17,7 @@ function synth(out: string, configFile: string): Promise<{ code: number; stderr:
 
 /** `npm run synth`, offline: the CDK CLI, the app, esbuild bundling of the four functions. */
 describe('cdk synth', () => {
-  it('produces the template and the six bundles offline, the trust anchor bundle shipped with the functions that check certificates, the console page with its function', async () => {
+  it('produces the template and the seven bundles offline, the trust anchor bundle shipped with the functions that check certificates, the console page with its function', async () => {
     const out = await mkdtemp(join(tmpdir(), 'sesame-synth-'));
     try {
       const ca = await issue({ subject: 'CN=AC RGS Test, O=Sesame, C=FR', ca: true });
@@ -33,7 +33,7 @@ describe('cdk synth', () => {
       const bundles = (await readdir(join(out, 'cdk.out'))).filter((d) => d.startsWith('asset.'));
       const withCode = [];
       for (const b of bundles) if ((await readdir(join(out, 'cdk.out', b))).includes('index.mjs')) withCode.push(b);
-      expect(withCode).toHaveLength(6);
+      expect(withCode).toHaveLength(7);
       const [, intake] = resources.find(([id, r]) => id.startsWith('CertificateIntakeFunction') && r.Type === 'AWS::Lambda::Function') ?? [];
       const env = (intake?.Properties.Environment as { Variables: Record<string, string> }).Variables;
       expect(env.SESAME_CHORUS_TRUST_ANCHORS).toBe('/var/task/chorus-trust-anchors.pem');
@@ -45,6 +45,8 @@ describe('cdk synth', () => {
       };
       // Console uploads run the same checks as the intake: the same bundle of trust anchors.
       expect(await readFile(join(assetOf('ConsoleAdmin'), 'chorus-trust-anchors.pem'), 'utf8')).toBe(ca.pem);
+      // And so do Chorus EDI certificates handed over through a connect link.
+      expect(await readFile(join(assetOf('ConnectFunction'), 'chorus-trust-anchors.pem'), 'utf8')).toBe(ca.pem);
       // The page, built at synth, travels with the console function.
       expect(await readdir(join(assetOf('ConsolePage'), 'console'))).toContain('index.html');
     } finally {

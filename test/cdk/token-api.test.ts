@@ -8,16 +8,20 @@ const { template } = synth();
 const secretArn = (prefix: string) => `arn:\${AWS::Partition}:secretsmanager:eu-west-3:111122223333:secret:${prefix}*`;
 
 describe('the token API stack', () => {
-  it('runs every Sesame function (token, authorizer, certificate, expiry, admin, console) on Node 22, ARM64, with source maps', () => {
-    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x', Architectures: ['arm64'], Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps' }) } }, 6);
+  it('runs every Sesame function (token, authorizer, certificate, expiry, admin, console, connect) on Node 22, ARM64, with source maps', () => {
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x', Architectures: ['arm64'], Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps' }) } }, 7);
   });
 
-  it('routes exactly the API routes, with the authorizer on the authenticated ones only, beside the console’s (test/cdk/operator-console.test.ts)', () => {
+  it('routes exactly the API routes, with the authorizer on the authenticated ones only, beside the console’s (test/cdk/operator-console.test.ts) and the connect links’ (test/cdk/connect-links.test.ts)', () => {
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationType]);
     const console = [
       ['ANY /v1/admin/{proxy+}', 'JWT'],
       ['GET /console', 'NONE'],
       ['GET /console/{proxy+}', 'NONE'],
+      ['GET /connect/{token}', 'NONE'],
+      ['POST /connect/{token}', 'NONE'],
+      ['GET /connect/{token}/certificate.cer', 'NONE'],
+      ['GET /connect/assets/{file}', 'NONE'],
     ];
     expect(routes.sort()).toEqual([...ROUTES.map((r) => [`${r.method} ${r.path}`, r.auth ? 'CUSTOM' : 'NONE']), ...console].sort());
   });
@@ -52,7 +56,7 @@ describe('the token API stack', () => {
   });
 
   it('lets each function write its own logs and traces, nothing more of those services', () => {
-    for (const fn of ['TokenApiToken', 'TokenApiAuthorizer', 'CertificateIntakeFunction', 'ExpiryWatchFunction', 'ConsoleAdmin', 'ConsolePage']) {
+    for (const fn of ['TokenApiToken', 'TokenApiAuthorizer', 'CertificateIntakeFunction', 'ExpiryWatchFunction', 'ConsoleAdmin', 'ConsolePage', 'ConnectFunction']) {
       const g = grantsOf(template, fn, ['logs', 'xray']);
       expect(g.filter((x) => x.startsWith('xray:'))).toEqual(['xray:PutTelemetryRecords *', 'xray:PutTraceSegments *']);
       expect(g.filter((x) => x.startsWith('logs:')).every((x) => new RegExp(`^logs:(CreateLogStream|PutLogEvents) \\$\\{${fn}Logs[0-9A-F]+\\.Arn\\}(:log-stream:\\*)?$`).test(x))).toBe(true);
@@ -60,7 +64,7 @@ describe('the token API stack', () => {
   });
 
   it('grants no wildcard resource for Secrets Manager or KMS to any function but ListSecrets', () => {
-    for (const fn of ['TokenApiToken', 'TokenApiAuthorizer', 'CertificateIntakeFunction', 'ExpiryWatchFunction', 'ConsoleAdmin', 'ConsolePage']) {
+    for (const fn of ['TokenApiToken', 'TokenApiAuthorizer', 'CertificateIntakeFunction', 'ExpiryWatchFunction', 'ConsoleAdmin', 'ConsolePage', 'ConnectFunction']) {
       expect(grantsOf(template, fn, ['secretsmanager', 'kms', 's3']).filter((g) => g.endsWith(' *') && g !== 'secretsmanager:ListSecrets *')).toEqual([]);
     }
   });
@@ -70,7 +74,7 @@ describe('the token API stack', () => {
   });
 
   it('keeps function logs for three months', () => {
-    // Six functions and the API's access logs.
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 7);
+    // Seven functions and the API's access logs.
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 8);
   });
 });

@@ -66,6 +66,8 @@ export const api = {
       `/v1/admin/tenants/${seg(tenant)}/credentials/${seg(credential)}/certificate`,
       { file_name, content_base64 } satisfies Body<'/v1/admin/tenants/{tenant}/credentials/{credential}/certificate', 'post'>,
     ),
+  createConnectLink: (tenant: string, credential: string, link: Body<'/v1/admin/tenants/{tenant}/credentials/{credential}/connect-links', 'post'>) =>
+    call<Ok<'/v1/admin/tenants/{tenant}/credentials/{credential}/connect-links', 'post'>>('POST', `/v1/admin/tenants/${seg(tenant)}/credentials/${seg(credential)}/connect-links`, link),
   apps: () => call<Ok<'/v1/admin/apps', 'get'>>('GET', '/v1/admin/apps'),
   addApp: (app: string, tenants: string[], kinds: string[] = []) =>
     call<Ok<'/v1/admin/apps', 'post'>>('POST', '/v1/admin/apps', { app, tenants, ...(kinds.length > 0 ? { kinds } : {}) }),

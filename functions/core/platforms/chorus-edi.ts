@@ -58,6 +58,10 @@ export default definePlatform<EdiFields>({
   material() {
     throw new SesameError('invalid_request', 'chorus-edi credentials have nothing to vend: Sesame tracks the certificate for validity and expiry only');
   },
+  // An RGS* certificate for the structure's own EDI connection (PeSIT/AS2/SFTP), declared in
+  // its Chorus Pro space; Sesame holds its public part only, the private key stays with the
+  // organisation that runs the connection and orders the certificate (PROVIDERS.md, Chorus Pro).
+  renewedBy: 'client',
   renewal: {
     fr: [
       'Commander le nouveau certificat (niveau RGS* au moins, autorité de la liste LSTI / liste de confiance européenne), de même type (SSL Client et/ou SSL Serveur) que l’actuel.',

@@ -66,6 +66,9 @@ export default definePlatform<PisteFields>({
       headers: (token) => ({ Authorization: `Bearer ${token}`, 'cpro-account': account }),
     };
   },
+  // What expires is the technical account password (424 days): an account of the client's
+  // structure on Chorus Pro, changed by a manager of that structure (PROVIDERS.md, Chorus Pro).
+  renewedBy: 'client',
   renewal: {
     fr: [
       'Se connecter à Chorus Pro (portail qualification ou production selon l’environnement) avec un compte gestionnaire de la structure.',

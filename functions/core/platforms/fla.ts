@@ -194,6 +194,8 @@ export default definePlatform<FlaFields>({
     if (!f) throw new SesameError('credential_incomplete', 'an FLA certificate needs the credential first: store its client_id, private_key and quality with `sesame credential set` (or `sesame fla keygen`)');
     return { ...f, certificate: accepted.pem, certificate_sha256: accepted.sha256 };
   },
+  // The client certificate is registered in Chaman by the employer's own administrator.
+  renewedBy: 'client',
   renewal: {
     fr: [
       'Générer une nouvelle paire de clés et un certificat (RSA 2048/3072/4096 ou EC P-384/P-521, SHA-256/384/512, usage Digital Signature) : `sesame fla keygen`, ou un certificat qualifié.',

@@ -4,6 +4,9 @@ import type { CertificateProfile, ProfileName } from '../certificates/profile.ts
 import type { Steps, Text } from '../text.ts';
 
 export type Environment = 'production' | 'acceptance' | 'sandbox';
+/** Who renews a platform's credentials (see Platform.renewedBy). */
+export type RenewedBy = 'client' | 'integrator';
+
 export const ENVIRONMENTS: readonly Environment[] = ['production', 'acceptance', 'sandbox'];
 
 export interface PlatformContext {
@@ -85,6 +88,12 @@ export interface Platform<F = unknown> {
   assertion?(fields: F, ctx: PlatformContext): Promise<AssertionMaterial>;
   /** How a person renews what expires, on that platform. */
   renewal: Steps;
+  /**
+   * Who renews what expires: `client` when the client organisation's own administrator
+   * generates it on the platform (renewal alerts may then carry a connect link for it,
+   * per the tenant's `connect_links_in_alerts`), `integrator` when the integrator does.
+   */
+  renewedBy: RenewedBy;
   /** The certificate rules of this platform, for the validator. */
   certificateProfiles?: readonly CertificateProfile[];
   /** Which profile an upload for this credential is checked against (fields absent: a placeholder). */

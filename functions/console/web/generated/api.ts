@@ -199,6 +199,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/tenants/{tenant}/credentials/{credential}/connect-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a one-time connect link for a credential
+         * @description The tenant's own administrator opens the link, follows the platform's steps and hands the credential over; it works once, until `expires_at`. The operator's `sub` is recorded as its creator.
+         */
+        post: operations["adminCreateConnectLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/apps": {
         parameters: {
             query?: never;
@@ -531,6 +551,34 @@ export interface components {
                 fr: string[];
                 en: string[];
             };
+        };
+        ConnectLinkInput: {
+            /** @description The credential fields to ask (default: the platform's usual ones), e.g. `cfa_key`. */
+            fields?: string[];
+            /**
+             * @description How long the link works: 30m, 12h, 7d…; from 5 minutes to 30 days.
+             * @default 7d
+             */
+            valid: string;
+            /**
+             * Format: email
+             * @description Also send the link by email: one of the tenant's alert addresses (the alerts topic delivers it to every alert address of the tenant and to the operator).
+             */
+            email?: string;
+        };
+        ConnectLinkCreated: {
+            /**
+             * Format: uri
+             * @description The link to hand the client, shown this once: Sesame keeps only its token's hash.
+             */
+            url: string;
+            /** Format: date-time */
+            expires_at: string;
+            /**
+             * Format: email
+             * @description The alert address the link was sent to, when `email` was given.
+             */
+            sent_to?: string;
         };
         App: {
             app: string;
@@ -1301,6 +1349,87 @@ export interface operations {
             };
             /** @description Unknown tenant, credential, app or path. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 16 KiB (256 KiB for a certificate upload). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An internal error; details are in the logs only. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminCreateConnectLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+                credential: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ConnectLinkInput"];
+            };
+        };
+        responses: {
+            /** @description The link, shown this once. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectLinkCreated"];
+                };
+            };
+            /** @description A malformed id, parameter or body; `field` names what is wrong. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid operator access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown tenant, credential, app or path. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description It exists already (or, for an app, is revoked). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,4 +1,4 @@
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import { useI18n } from '../i18n.tsx';
 import { href } from '../router.ts';
@@ -160,6 +160,85 @@ function Upload({ tenant, credential, onDone }: { tenant: string; credential: st
   );
 }
 
+/** How long a connect link works, in days: the choices offered (the API takes 5 minutes to 30 days). */
+const LINK_DAYS = [1, 7, 14, 30] as const;
+
+/** The connect link just created: its URL shown once, with a copy button and its end of validity. */
+function LinkOnce({ credential, url, expires, onDone }: { credential: string; url: string; expires: string; onDone: () => void }) {
+  const i = useI18n();
+  const { t } = i;
+  const [copied, setCopied] = useState<'no' | 'yes' | 'failed'>('no');
+  const ref = useRef<HTMLElement>(null);
+  useEffect(() => ref.current?.focus(), []);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(url);
+      setCopied('yes');
+    } catch {
+      setCopied('failed');
+    }
+  };
+  return (
+    <section class="key-once" aria-labelledby="link-once-title" tabIndex={-1} ref={ref}>
+      <h3 id="link-once-title">{t('connect.created', { credential })}</h3>
+      <p class="notice notice-warning"><span aria-hidden="true">⚠ </span>{t('connect.once')}</p>
+      <label for="link-once-value">{t('connect.label')}</label>
+      <div class="key-row">
+        <input id="link-once-value" class="mono" type="text" readOnly value={url} aria-describedby="link-once-expires" onFocus={(e) => e.currentTarget.select()} />
+        <button type="button" onClick={copy}>{t('copy')}</button>
+      </div>
+      <p id="link-once-expires">{t('connect.expires', { date: i.dateTime(expires) })}</p>
+      <p role="status" class="muted">{copied === 'yes' ? t('copied') : copied === 'failed' ? t('connect.copy.failed') : ''}</p>
+      <button type="button" onClick={onDone}>{t('connect.done')}</button>
+    </section>
+  );
+}
+
+function ConnectLink({ tenant, credential }: { tenant: string; credential: string }) {
+  const { t } = useI18n();
+  const [days, setDays] = useState<number>(7);
+  const [busy, setBusy] = useState(false);
+  const [link, setLink] = useState<{ url: string; expires_at: string } | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  const create = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    setLink(undefined);
+    try {
+      setLink(await api.createConnectLink(tenant, credential, { valid: `${days}d` }));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section aria-labelledby="connect-title">
+      <h2 id="connect-title">{t('connect.title')}</h2>
+      <p id="connect-intro">{t('connect.intro')}</p>
+      <form class="form" onSubmit={create} aria-describedby="connect-intro">
+        <div class="field-row">
+          <div class="field">
+            <label for="connect-valid">{t('connect.valid')}</label>
+            <select id="connect-valid" value={String(days)} onChange={(e) => setDays(Number(e.currentTarget.value))}>
+              {LINK_DAYS.map((d) => <option key={d} value={String(d)}>{d === 1 ? t('connect.day') : t('connect.days', { n: d })}</option>)}
+            </select>
+          </div>
+          <div class="field field-action">
+            <button type="submit" disabled={busy}>{t('connect.create')}</button>
+          </div>
+        </div>
+      </form>
+      <div aria-live="polite">
+        {busy && <p role="status">{t('connect.creating')}</p>}
+      </div>
+      {link && <LinkOnce credential={credential} url={link.url} expires={link.expires_at} onDone={() => setLink(undefined)} />}
+      {error !== undefined && <ErrorBox error={error} />}
+    </section>
+  );
+}
+
 function show(value: unknown): string {
   if (value === null || value === undefined) return '—';
   if (typeof value === 'string') return value;
@@ -291,6 +370,8 @@ export function Credential({ tenant, credential }: { tenant: string; credential:
         <h2 id="renewal-title">{t('credential.renewal')}</h2>
         <ol class="steps">{steps.map((s, n) => <li key={n}>{s}</li>)}</ol>
       </section>
+
+      <ConnectLink tenant={c.tenant} credential={c.credential} />
     </>
   );
 }
