@@ -65,6 +65,8 @@ export function addExpiryCommands(program: Command, system: (cmd: Command, clock
         log: quiet,
         thresholds: readConfig().thresholds,
         dryRun,
+        // Renewal alerts of client-renewed credentials carry a connect link where a state store is wired.
+        ...(s.connect ? { connect: s.connect } : {}),
       });
       const { failures, errors, ...rest } = summary;
       if (json) {

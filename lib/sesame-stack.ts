@@ -85,6 +85,14 @@ export class SesameStack extends Stack {
       ...(thresholds ? { thresholds } : {}),
     });
 
+    // Operators create connect links from the console, and renewal alerts carry fresh ones:
+    // both functions write link records (never a secret) and build the links' URLs.
+    for (const fn of [this.operatorConsole.adminFunction, this.expiry.function]) {
+      this.state.grantReadWrite(fn);
+      fn.addEnvironment('SESAME_STATE_TABLE', this.state.tableName);
+      fn.addEnvironment('SESAME_PUBLIC_URL', this.tokenApi.url);
+    }
+
     // The console function touches no secret: it is not among them.
     const functions: lambda.IFunction[] = [this.tokenApi.tokenFunction, this.tokenApi.authorizerFunction, this.intake.function, this.expiry.function, this.operatorConsole.adminFunction, this.connectLinks.function];
     this.secretPrincipals = [

@@ -1,10 +1,12 @@
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
+import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeSecretCommand, GetResourcePolicyCommand, GetSecretValueCommand, ListSecretVersionIdsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SECRET_PRINCIPALS_OUTPUT } from '../../functions/core/secret-policy.ts';
+import { STATE_TABLE_SCHEMA } from '../../lib/state-table.ts';
 import { ACCOUNT, REGION } from './emulator.ts';
 
 /** The roles the stack would create, as ARNs: what the secrets' resource policy allows. */
@@ -94,4 +96,26 @@ export async function objectVersions(bucket: string, key: string) {
     versions: (r.Versions ?? []).filter((v) => v.Key === key),
     deleteMarkers: (r.DeleteMarkers ?? []).filter((v) => v.Key === key),
   };
+}
+
+/** The state table as lib/state-table.ts declares it (keys, TTL attribute), under a fresh name. */
+export async function createStateTable(): Promise<string> {
+  const dynamo = new DynamoDBClient({});
+  const name = `sesame-state-${Math.random().toString(36).slice(2, 10)}`;
+  await dynamo.send(
+    new CreateTableCommand({
+      TableName: name,
+      AttributeDefinitions: [
+        { AttributeName: STATE_TABLE_SCHEMA.partitionKey, AttributeType: 'S' },
+        { AttributeName: STATE_TABLE_SCHEMA.sortKey, AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: STATE_TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
+        { AttributeName: STATE_TABLE_SCHEMA.sortKey, KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  await dynamo.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: STATE_TABLE_SCHEMA.timeToLiveAttribute, Enabled: true } }));
+  return name;
 }

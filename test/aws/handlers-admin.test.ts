@@ -76,8 +76,13 @@ function adminEnv(d: Deployment): Record<string, string> {
     SESAME_ALERTS_TOPIC_ARN: d.topicArn,
     SESAME_EXPIRY_THRESHOLDS: CONFIG.expiryThresholds.join(','),
     SESAME_SECRET_PRINCIPALS: principals.join(','),
+    // Connect links from the console: the state table and the API's URL (not created in moto unless a test needs it).
+    SESAME_STATE_TABLE: STATE_TABLE,
+    SESAME_PUBLIC_URL: `https://${API_ID}.execute-api.${REGION}.amazonaws.com`,
   };
 }
+const STATE_TABLE = 'sesame-state';
+const API_ID = 'a1b2c3d4e5';
 const principalsOf = (env: Record<string, string>) => (env.SESAME_SECRET_PRINCIPALS as string).split(',');
 
 /** The admin function's bundle and template environment (bundles.ts knows the four others). */
@@ -112,6 +117,9 @@ function resolveIntrinsic(v: unknown, d: Deployment, resources: Synth['template'
     if (id === 'AWS::Partition') return 'aws';
     if (id === 'AWS::AccountId') return ACCOUNT;
     if (id === 'AWS::Region') return REGION;
+    if (id === 'AWS::URLSuffix') return 'amazonaws.com';
+    if (typeOf(id) === 'AWS::DynamoDB::Table') return STATE_TABLE;
+    if (typeOf(id) === 'AWS::ApiGatewayV2::Api') return API_ID;
     if (typeOf(id) === 'AWS::S3::Bucket') return d.bucket;
     if (typeOf(id) === 'AWS::SNS::Topic') return d.topicArn;
   }
@@ -120,6 +128,7 @@ function resolveIntrinsic(v: unknown, d: Deployment, resources: Synth['template'
     if (att === 'Arn' && typeOf(id) === 'AWS::KMS::Key') return d.kmsKeyArn;
     if (att === 'Arn' && typeOf(id) === 'AWS::IAM::Role') return roleArn(id);
     if (att === 'Arn' && typeOf(id) === 'AWS::S3::Bucket') return `arn:aws:s3:::${d.bucket}`;
+    if (att === 'ApiEndpoint' && typeOf(id) === 'AWS::ApiGatewayV2::Api') return `https://${API_ID}.execute-api.${REGION}.amazonaws.com`;
   }
   throw new Error(`cannot resolve ${JSON.stringify(v)}`);
 }
@@ -872,7 +881,7 @@ describe.each(SOURCES)('the admin function (%s)', (from: Source) => {
       expect(SESAME_VERSION).toEqual(expect.any(String));
       expect(rest).toEqual(adminEnv(d));
       expect(bundle.runtime).toBe('nodejs22.x');
-      expect(bundle.unresolved.sort()).toEqual(['SESAME_ALERTS_TOPIC_ARN', 'SESAME_BUCKET', 'SESAME_KMS_KEY_ID', 'SESAME_SECRET_PRINCIPALS']);
+      expect(bundle.unresolved.sort()).toEqual(['SESAME_ALERTS_TOPIC_ARN', 'SESAME_BUCKET', 'SESAME_KMS_KEY_ID', 'SESAME_PUBLIC_URL', 'SESAME_SECRET_PRINCIPALS', 'SESAME_STATE_TABLE']);
     });
   }
 });

@@ -2,11 +2,10 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ACCOUNT, REGION, useEmulator } from './emulator.ts';
 useEmulator();
-import { CreateTableCommand, DynamoDBClient, ScanCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { createHash, randomBytes } from 'node:crypto';
-import { STATE_TABLE_SCHEMA } from '../../lib/state-table.ts';
 import { captureOutput } from './bundles.ts';
-import { deploy, PRINCIPALS, receivedAlerts, secretState, type Deployment } from './fixtures.ts';
+import { createStateTable as createTable, deploy, PRINCIPALS, receivedAlerts, secretState, type Deployment } from './fixtures.ts';
 
 /**
  * The connect function (functions/connect/handler.ts), from source, against DynamoDB,
@@ -18,26 +17,6 @@ type ConnectFn = (event: APIGatewayProxyEventV2, context: unknown) => Promise<AP
 
 const dynamo = new DynamoDBClient({});
 const PUBLIC_URL = 'https://a1b2c3d4e5.execute-api.eu-west-3.amazonaws.com';
-
-async function createTable(): Promise<string> {
-  const name = `sesame-state-${Math.random().toString(36).slice(2, 10)}`;
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: name,
-      AttributeDefinitions: [
-        { AttributeName: STATE_TABLE_SCHEMA.partitionKey, AttributeType: 'S' },
-        { AttributeName: STATE_TABLE_SCHEMA.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: STATE_TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
-        { AttributeName: STATE_TABLE_SCHEMA.sortKey, KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await dynamo.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: STATE_TABLE_SCHEMA.timeToLiveAttribute, Enabled: true } }));
-  return name;
-}
 
 /** What lib/connect-links.ts and lib/sesame-stack.ts give the function, resolved for deployment `d`. */
 function connectEnv(d: Deployment, table: string): Record<string, string> {

@@ -6,7 +6,7 @@ useEmulator();
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createHash } from 'node:crypto';
 import { captureOutput, lambdaContext, loadHandler, realCore, SOURCES, synthBundles, type Source, type Synth } from './bundles.ts';
-import { deploy, objectVersions, receivedAlerts, secretState, type Deployment } from './fixtures.ts';
+import { createStateTable, deploy, objectVersions, receivedAlerts, secretState, type Deployment } from './fixtures.ts';
 import { chorusChain, EKU, issue, p7b } from '../helpers/pki.ts';
 
 /**
@@ -265,7 +265,9 @@ describe.each(SOURCES)('the expiry function (%s)', (from: Source) => {
     await system.credentials.set({ tenant: 'cfa-paris', credential: 'opco-akto', fields: { cfa_key: 'akto-secret-key-0003', expires_at: date(400) } });
     const quiet = await secretState('sesame/cfa-paris/opco-akto');
 
-    const { handler } = await loadHandler<ExpiryFn>('expiry', from, { SESAME_ALERTS_TOPIC_ARN: d.topicArn }, synth);
+    // The renewal alerts of client-renewed credentials (OPCO keys) carry a fresh connect link, written in the state table.
+    const table = await createStateTable();
+    const { handler } = await loadHandler<ExpiryFn>('expiry', from, { SESAME_ALERTS_TOPIC_ARN: d.topicArn, SESAME_STATE_TABLE: table, SESAME_PUBLIC_URL: 'https://sesame.example' }, synth);
     const first = await captureOutput(() => handler(scheduled, lambdaContext('expiry')));
     expect(first.result).toMatchObject({ checked: 3, alerting: 2, errors: 0 });
 
@@ -274,6 +276,7 @@ describe.each(SOURCES)('the expiry function (%s)', (from: Source) => {
       ['[Sesame] Afdas CFA key of cfa-paris/opco-afdas expired 2 days ago', { tenant: 'cfa-paris', kind: 'opco-afdas', severity: 'expired' }],
       ['[Sesame] Atlas CFA key of cfa-paris/opco-atlas expires in 5 days', { tenant: 'cfa-paris', kind: 'opco-atlas', severity: 'warning' }],
     ]);
+    for (const a of alerts) expect(a.message, a.subject).toMatch(/https:\/\/sesame\.example\/connect\/[A-Za-z0-9_-]{43}/);
     for (const a of alerts) {
       expect(a.subject.length).toBeLessThanOrEqual(100);
       expect(a.message).toMatch(/^Client : cfa-paris \(CFA Paris\)[\s\S]*---[\s\S]*/);
@@ -295,7 +298,7 @@ describe.each(SOURCES)('the expiry function (%s)', (from: Source) => {
     expect((await secretState('sesame/cfa-paris/opco-atlas')).tags).toEqual(atlas.tags);
 
     // So does a new execution environment: the alert state lives in the tags, not in memory.
-    const fresh = (await loadHandler<ExpiryFn>('expiry', from, { SESAME_ALERTS_TOPIC_ARN: d.topicArn }, synth)).handler;
+    const fresh = (await loadHandler<ExpiryFn>('expiry', from, { SESAME_ALERTS_TOPIC_ARN: d.topicArn, SESAME_STATE_TABLE: table, SESAME_PUBLIC_URL: 'https://sesame.example' }, synth)).handler;
     expect((await captureOutput(() => fresh({}, lambdaContext('expiry')))).result).toMatchObject({ alerting: 0, errors: 0 });
     expect(await receivedAlerts(d.queueUrl)).toEqual([]);
   });

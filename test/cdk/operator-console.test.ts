@@ -283,6 +283,9 @@ describe('the admin function', () => {
         'sns:Publish ${AlertsTopic}',
         'kms:Decrypt ${SecretsKey.Arn}' + via('sns'),
         'kms:GenerateDataKey ${SecretsKey.Arn}' + via('sns'),
+        // Connect links created from the console: link records in the state table, its key through DynamoDB only.
+        ...['ConditionCheckItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query'].map((a) => `dynamodb:${a} \${StateTable.Arn}`),
+        ...['Decrypt', 'DescribeKey', 'Encrypt', 'GenerateDataKey'].map((a) => `kms:${a} \${SecretsKey.Arn}` + via('dynamodb')),
       ].sort(),
     );
     // Whatever the identity provider.
