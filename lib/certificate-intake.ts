@@ -8,10 +8,9 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import { Construct } from 'constructs';
 import type { Alerts } from './alerts.ts';
-import { sesameFunction } from './function.ts';
+import { certificateRules, sesameFunction } from './function.ts';
 import { SECRET_PREFIXES, type SecretsVault } from './secrets-vault.ts';
 
-const TRUST_ANCHORS_FILE = 'chorus-trust-anchors.pem';
 
 /**
  * Certificate intake: operators upload to `incoming/{tenant}/{credential}/`, the function
@@ -54,6 +53,7 @@ export class CertificateIntake extends Construct {
 
     // S3 invokes asynchronously: after two retries a failed event is kept for the operators.
     this.deadLetterQueue = deadLetterQueue(this, 'DeadLetters', 'the certificate function');
+    const rules = certificateRules(props);
     this.function = sesameFunction(this, 'Function', 'functions/certificate/handler.ts', {
       deadLetterQueue: this.deadLetterQueue,
       description: 'Sesame certificate intake',
@@ -63,12 +63,9 @@ export class CertificateIntake extends Construct {
       environment: {
         SESAME_BUCKET: this.bucket.bucketName,
         SESAME_ALERTS_TOPIC_ARN: props.alerts.topic.topicArn,
-        ...(props.chorusPolicyOids?.length ? { SESAME_CHORUS_POLICY_OIDS: props.chorusPolicyOids.join(',') } : {}),
-        ...(props.testPolicyOids?.length ? { SESAME_TEST_POLICY_OIDS: props.testPolicyOids.join(',') } : {}),
-        // Lambda's task root: the bundle travels with the code, as environment variables cannot hold it.
-        ...(props.chorusTrustAnchorsFile ? { SESAME_CHORUS_TRUST_ANCHORS: `/var/task/${TRUST_ANCHORS_FILE}` } : {}),
+        ...rules.environment,
       },
-      ...(props.chorusTrustAnchorsFile ? { files: [{ source: props.chorusTrustAnchorsFile, name: TRUST_ANCHORS_FILE }] } : {}),
+      files: rules.files,
     });
     const fn = this.function;
     const objects = (prefix: string) => this.bucket.arnForObjects(`${prefix}*`);

@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import { PENDING_KEY_PREFIX } from '../functions/core/connect.ts';
 import { acknowledgeWildcard } from './acknowledge.ts';
 import type { Alerts } from './alerts.ts';
-import { sesameFunction } from './function.ts';
+import { certificateRules, sesameFunction } from './function.ts';
 import { SECRET_PREFIXES, type SecretsVault } from './secrets-vault.ts';
 import type { StateTable } from './state-table.ts';
 
@@ -23,7 +23,6 @@ export const CONNECT_ROUTES = [
   { method: apigw.HttpMethod.GET, path: '/connect/{token}/certificate.cer' },
   { method: apigw.HttpMethod.GET, path: '/connect/assets/{file}' },
 ] as const;
-const TRUST_ANCHORS_FILE = 'chorus-trust-anchors.pem';
 
 export interface ConnectLinksProps {
   /** The shared HTTP API (the token API's), and its public base URL (no trailing slash): the links are built on it. */
@@ -55,6 +54,7 @@ export class ConnectLinks extends Construct {
 
   constructor(scope: Construct, id: string, props: ConnectLinksProps) {
     super(scope, id);
+    const rules = certificateRules(props);
     this.function = sesameFunction(this, 'Function', 'functions/connect/handler.ts', {
       description: 'Sesame connect links (one-time credential hand-over pages)',
       serviceName: 'sesame-connect',
@@ -70,12 +70,9 @@ export class ConnectLinks extends Construct {
         SESAME_KMS_KEY_ID: props.vault.key.keyArn,
         SESAME_BUCKET: props.bucket.bucketName,
         SESAME_ALERTS_TOPIC_ARN: props.alerts.topic.topicArn,
-        ...(props.chorusPolicyOids?.length ? { SESAME_CHORUS_POLICY_OIDS: props.chorusPolicyOids.join(',') } : {}),
-        ...(props.testPolicyOids?.length ? { SESAME_TEST_POLICY_OIDS: props.testPolicyOids.join(',') } : {}),
-        ...(props.chorusTrustAnchorsFile ? { SESAME_CHORUS_TRUST_ANCHORS: `/var/task/${TRUST_ANCHORS_FILE}` } : {}),
-        ...(props.thresholds?.length ? { SESAME_EXPIRY_THRESHOLDS: props.thresholds.join(',') } : {}),
+        ...rules.environment,
       },
-      ...(props.chorusTrustAnchorsFile ? { files: [{ source: props.chorusTrustAnchorsFile, name: TRUST_ANCHORS_FILE }] } : {}),
+      files: rules.files,
     });
     this.grant(this.function, props);
 

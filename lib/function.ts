@@ -79,6 +79,33 @@ export function sesameFunction(
   return fn;
 }
 
+/** What the functions that judge certificates or dates are told (the intake, the admin API's uploads, connect links). */
+export interface CertificateRules {
+  chorusPolicyOids?: string[] | undefined;
+  testPolicyOids?: string[] | undefined;
+  /** A PEM bundle of Chorus Pro's trusted (RGS*) CAs, already checked. */
+  chorusTrustAnchorsFile?: string | undefined;
+  thresholds?: number[] | undefined;
+}
+
+const TRUST_ANCHORS_FILE = 'chorus-trust-anchors.pem';
+
+/**
+ * Those rules as a function's environment, and the trust anchor bundle as a file shipped
+ * beside the bundle (in Lambda's task root): environment variables cannot hold it.
+ */
+export function certificateRules(rules: CertificateRules): { environment: Record<string, string>; files: { source: string; name: string }[] } {
+  return {
+    environment: {
+      ...(rules.chorusPolicyOids?.length ? { SESAME_CHORUS_POLICY_OIDS: rules.chorusPolicyOids.join(',') } : {}),
+      ...(rules.testPolicyOids?.length ? { SESAME_TEST_POLICY_OIDS: rules.testPolicyOids.join(',') } : {}),
+      ...(rules.chorusTrustAnchorsFile ? { SESAME_CHORUS_TRUST_ANCHORS: `/var/task/${TRUST_ANCHORS_FILE}` } : {}),
+      ...(rules.thresholds?.length ? { SESAME_EXPIRY_THRESHOLDS: rules.thresholds.join(',') } : {}),
+    },
+    files: rules.chorusTrustAnchorsFile ? [{ source: rules.chorusTrustAnchorsFile, name: TRUST_ANCHORS_FILE }] : [],
+  };
+}
+
 /**
  * An on-failure SQS destination whose grant is the one Lambda uses: CDK's SqsDestination
  * also grants sqs:GetQueueAttributes and sqs:GetQueueUrl, which Lambda never calls.

@@ -14,7 +14,7 @@ import { buildConsoleSync } from '../functions/console/build.ts';
 import { acknowledgeWildcard } from './acknowledge.ts';
 import type { Alerts } from './alerts.ts';
 import type { ConsoleConfig, ExternalIssuer } from './config.ts';
-import { sesameFunction } from './function.ts';
+import { certificateRules, sesameFunction } from './function.ts';
 import { SECRET_PREFIXES, type SecretsVault } from './secrets-vault.ts';
 
 /** Where the console's files sit beside its bundle (/var/task/console). */
@@ -25,7 +25,6 @@ export const ADMIN_ROUTE = '/v1/admin/{proxy+}';
 export const CONSOLE_ROUTES = ['/console', '/console/{proxy+}'] as const;
 /** Scopes the console asks Cognito for (and an external issuer, unless the config says otherwise). */
 export const DEFAULT_SCOPE = 'openid email profile';
-const TRUST_ANCHORS_FILE = 'chorus-trust-anchors.pem';
 
 export interface OperatorConsoleProps {
   /** The token API's HTTP API, which gets the admin and console routes, and its public base URL (no trailing slash). */
@@ -108,6 +107,7 @@ export class OperatorConsole extends Construct {
     }
 
     // --- The admin API ----------------------------------------------------------------
+    const rules = certificateRules(props);
     this.adminFunction = sesameFunction(this, 'Admin', 'functions/admin/handler.ts', {
       description: 'Sesame admin API (operator console)',
       serviceName: 'sesame-admin',
@@ -119,14 +119,11 @@ export class OperatorConsole extends Construct {
         SESAME_KMS_KEY_ID: props.vault.key.keyArn,
         SESAME_BUCKET: props.bucket.bucketName,
         SESAME_ALERTS_TOPIC_ARN: props.alerts.topic.topicArn,
-        ...(props.chorusPolicyOids?.length ? { SESAME_CHORUS_POLICY_OIDS: props.chorusPolicyOids.join(',') } : {}),
-        ...(props.testPolicyOids?.length ? { SESAME_TEST_POLICY_OIDS: props.testPolicyOids.join(',') } : {}),
-        ...(props.chorusTrustAnchorsFile ? { SESAME_CHORUS_TRUST_ANCHORS: `/var/task/${TRUST_ANCHORS_FILE}` } : {}),
-        ...(props.thresholds?.length ? { SESAME_EXPIRY_THRESHOLDS: props.thresholds.join(',') } : {}),
+        ...rules.environment,
         // An external issuer signs in more people than the operators: the admin function keeps to this list.
         ...(external ? { SESAME_ADMIN_OPERATORS: external.operators.join(',') } : {}),
       },
-      ...(props.chorusTrustAnchorsFile ? { files: [{ source: props.chorusTrustAnchorsFile, name: TRUST_ANCHORS_FILE }] } : {}),
+      files: rules.files,
     });
     this.grantAdmin(this.adminFunction, props);
 

@@ -1,34 +1,13 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { useEmulator } from './emulator.ts';
 useEmulator();
-import { CreateTableCommand, DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoStateStore } from '../../functions/adapters/dynamo-state-store.ts';
 import { isSesameError } from '../../functions/core/errors.ts';
-import { STATE_TABLE_SCHEMA } from '../../lib/state-table.ts';
 import { ManualClock, stateStoreContract } from '../adapters/state-store.contract.ts';
+import { createStateTable as createTable } from './fixtures.ts';
 
 const client = new DynamoDBClient({});
-
-/** The table as lib/state-table.ts declares it (keys, on-demand billing, TTL attribute), under a fresh name. */
-async function createTable(): Promise<string> {
-  const name = `sesame-state-${Math.random().toString(36).slice(2, 10)}`;
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      AttributeDefinitions: [
-        { AttributeName: STATE_TABLE_SCHEMA.partitionKey, AttributeType: 'S' },
-        { AttributeName: STATE_TABLE_SCHEMA.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: STATE_TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
-        { AttributeName: STATE_TABLE_SCHEMA.sortKey, KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await client.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: STATE_TABLE_SCHEMA.timeToLiveAttribute, Enabled: true } }));
-  return name;
-}
 
 // Made after the emulator is wiped (useEmulator's beforeEach runs first): every store of one test shares it.
 let shared = '';
