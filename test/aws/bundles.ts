@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { vi } from 'vitest';
 
 /**
- * The four functions exactly as `cdk deploy` would upload them: `cdk synth` of the real
+ * The functions exactly as `cdk deploy` would upload them: `cdk synth` of the real
  * app (bin/app.ts, cdk.json's context) WITH esbuild bundling, into a folder inside the
  * repository, so that the bundles' external `@aws-sdk/*` imports resolve from the
  * repository's node_modules as they resolve from the runtime's SDK in Lambda.
@@ -14,15 +14,19 @@ import { vi } from 'vitest';
 export const ROOT = join(import.meta.dirname, '..', '..');
 const CACHE = join(ROOT, 'node_modules', '.cache', 'sesame-bundles');
 
-export type FunctionName = 'token' | 'authorizer' | 'certificate' | 'expiry';
+export type FunctionName = 'token' | 'authorizer' | 'certificate' | 'expiry' | 'admin';
 
-/** Logical id prefixes of the four functions in the template. */
+/** Logical id prefixes of the functions in the template. */
 export const LOGICAL_ID_PREFIX: Record<FunctionName, string> = {
   token: 'TokenApiToken',
   authorizer: 'TokenApiAuthorizer',
   certificate: 'CertificateIntakeFunction',
   expiry: 'ExpiryWatchFunction',
+  admin: 'ConsoleAdmin',
 };
+
+/** Their memory, as lib/ sets it: what the runtime tells the function. */
+const MEMORY: Record<FunctionName, string> = { token: '512', authorizer: '512', certificate: '512', expiry: '512', admin: '1024' };
 
 export interface FunctionBundle {
   logicalId: string;
@@ -35,6 +39,8 @@ export interface FunctionBundle {
   environment: Record<string, string>;
   /** Variables whose value is a CloudFormation expression (Ref, Fn::GetAtt…): the deployment gives them. */
   unresolved: string[];
+  /** The template's environment as written, expressions included. */
+  variables: Record<string, unknown>;
 }
 
 export interface Synth {
@@ -93,7 +99,7 @@ export async function synthBundles(): Promise<Synth> {
       if (typeof v === 'string') environment[k] = v;
       else unresolved.push(k);
     }
-    functions[name] = { logicalId, entry, handler: String(props.Handler), runtime: String(props.Runtime), environment, unresolved };
+    functions[name] = { logicalId, entry, handler: String(props.Handler), runtime: String(props.Runtime), environment, unresolved, variables };
   }
   return { outdir, template, functions, cleanup: () => rm(outdir, { recursive: true, force: true }) };
 }
@@ -144,6 +150,7 @@ const ENTRY: Record<FunctionName, string> = {
   authorizer: join(ROOT, 'functions', 'authorizer', 'handler.ts'),
   certificate: join(ROOT, 'functions', 'certificate', 'handler.ts'),
   expiry: join(ROOT, 'functions', 'expiry', 'handler.ts'),
+  admin: join(ROOT, 'functions', 'admin', 'handler.ts'),
 };
 
 /**
@@ -154,7 +161,7 @@ const runtimeEnv = (name: FunctionName): Record<string, string> => ({
   AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
   AWS_LAMBDA_FUNCTION_NAME: `Sesame-${name}`,
   AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '512',
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: MEMORY[name],
   AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
   AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/Sesame-${name}`,
   POWERTOOLS_TRACE_ENABLED: 'false',
@@ -206,7 +213,7 @@ export function lambdaContext(name: FunctionName) {
     functionName,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:eu-west-3:123456789012:function:${functionName}`,
-    memoryLimitInMB: '512',
+    memoryLimitInMB: MEMORY[name],
     awsRequestId: `${Math.random().toString(16).slice(2, 10)}-0000-4000-8000-${Date.now().toString(16).padStart(12, '0')}`,
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: `2026/01/01/[$LATEST]${'0'.repeat(32)}`,

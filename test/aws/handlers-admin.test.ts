@@ -1,5 +1,5 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT, REGION, useEmulator } from './emulator.ts';
 const { endpoint: MOTO } = useEmulator();
 import { CreateSecretCommand, GetSecretValueCommand, ListSecretVersionIdsCommand, SecretsManagerClient, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
@@ -10,7 +10,7 @@ import { createServer, request, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { AdminEvent } from '../../functions/admin/admin.ts';
 import { secretPolicyDocument } from '../../functions/core/secret-policy.ts';
-import { captureOutput, handlerOf, importBundle, jsonLines, realCore, ROOT, SOURCES, synthBundles, type FunctionBundle, type Source, type Synth } from './bundles.ts';
+import { captureOutput, jsonLines, lambdaContext, loadHandler, realCore, ROOT, SOURCES, synthBundles, type Source, type Synth } from './bundles.ts';
 import { deploy, objectVersions, receivedAlerts, secretState, type Deployment } from './fixtures.ts';
 import { chorusChain, EKU, issue, p7b } from '../helpers/pki.ts';
 import { keyPair } from '../helpers/keys.ts';
@@ -24,7 +24,7 @@ import { keyPair } from '../helpers/keys.ts';
  * moto shows what the function asked AWS for (nothing decrypted for the overview, and
  * nothing its role in the synthesized template does not allow).
  */
-type Context = ReturnType<typeof adminContext>;
+type Context = ReturnType<typeof lambdaContext>;
 type AdminFn = (event: AdminEvent, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
 let synthed: Promise<Synth> | undefined;
@@ -43,7 +43,6 @@ const s3 = () => new S3Client({});
 // The admin function as the stack deploys it.
 
 /** The admin function's logical id prefix in the template (lib/sesame-stack.ts: Console, lib/operator-console.ts: Admin). */
-const ADMIN_PREFIX = 'ConsoleAdmin';
 /** sesame.config.example.json, which `cdk synth` reads here (bundles.ts). */
 const CONFIG = JSON.parse(readFileSync(join(ROOT, 'sesame.config.example.json'), 'utf8')) as { adminRoleArn: string; expiryThresholds: number[] };
 
@@ -85,23 +84,8 @@ const STATE_TABLE = 'sesame-state';
 const API_ID = 'a1b2c3d4e5';
 const principalsOf = (env: Record<string, string>) => (env.SESAME_SECRET_PRINCIPALS as string).split(',');
 
-/** The admin function's bundle and template environment (bundles.ts knows the four others). */
-async function adminBundle(): Promise<FunctionBundle & { variables: Record<string, unknown> }> {
-  const { template, outdir } = await synth();
-  const matches = Object.entries(template.Resources).filter(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(ADMIN_PREFIX) && /^[0-9A-F]{8}$/.test(id.slice(ADMIN_PREFIX.length)));
-  if (matches.length !== 1) throw new Error(`expected one AWS::Lambda::Function ${ADMIN_PREFIX}XXXXXXXX, found ${matches.map(([id]) => id).join(', ') || 'none'}`);
-  const [logicalId, resource] = matches[0] as [string, { Properties?: Record<string, unknown> }];
-  const props = resource.Properties ?? {};
-  const s3Key = (props.Code as { S3Key?: string }).S3Key as string;
-  const variables = ((props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {}) as Record<string, unknown>;
-  const environment: Record<string, string> = {};
-  const unresolved: string[] = [];
-  for (const [k, v] of Object.entries(variables)) {
-    if (typeof v === 'string') environment[k] = v;
-    else unresolved.push(k);
-  }
-  return { logicalId, entry: join(outdir, `asset.${s3Key.slice(0, -'.zip'.length)}`, 'index.mjs'), handler: String(props.Handler), runtime: String(props.Runtime), environment, unresolved, variables };
-}
+/** The admin function's bundle and template environment. */
+const adminBundle = async () => (await synth()).functions.admin;
 
 /** Resolves the intrinsics of the admin function's environment as CloudFormation would for this deployment. */
 function resolveIntrinsic(v: unknown, d: Deployment, resources: Synth['template']['Resources']): string {
@@ -133,59 +117,13 @@ function resolveIntrinsic(v: unknown, d: Deployment, resources: Synth['template'
   throw new Error(`cannot resolve ${JSON.stringify(v)}`);
 }
 
-/** What the Lambda runtime adds to every function's environment (see bundles.ts), and no X-Ray outside Lambda. */
-const RUNTIME_ENV = {
-  AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
-  AWS_LAMBDA_FUNCTION_NAME: 'Sesame-admin',
-  AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
-  AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
-  AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/Sesame-admin',
-  POWERTOOLS_TRACE_ENABLED: 'false',
-};
-const owned = new Set<string>();
-function applyEnv(env: Record<string, string>): void {
-  for (const k of owned) delete process.env[k];
-  owned.clear();
-  for (const [k, v] of Object.entries(env)) {
-    if (k === 'NODE_OPTIONS') continue;
-    process.env[k] = v;
-    owned.add(k);
-  }
-}
-afterEach(() => applyEnv({}));
-
 /** A fresh execution environment of the admin function over deployment `d`: its environment set, its module imported anew. */
 async function loadAdmin(from: Source, d: Deployment): Promise<{ handler: AdminFn; env: Record<string, string> }> {
   const resolved = adminEnv(d);
-  if (from === 'source') {
-    const env = { ...RUNTIME_ENV, ...resolved };
-    applyEnv(env);
-    vi.resetModules();
-    const mod = (await import('../../functions/admin/handler.ts')) as unknown as { handler: AdminFn };
-    return { handler: mod.handler, env };
-  }
+  if (from === 'source') return loadHandler<AdminFn>('admin', from, resolved);
+  // The bundle keeps the template's plain values; the deployment gives the expressions.
   const bundle = await adminBundle();
-  const env = { ...RUNTIME_ENV, ...bundle.environment, ...Object.fromEntries(bundle.unresolved.map((k) => [k, resolved[k] as string])) };
-  applyEnv(env);
-  return { handler: handlerOf<AdminFn>(bundle, await importBundle(bundle)), env };
-}
-
-function adminContext() {
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: 'Sesame-admin',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:Sesame-admin`,
-    memoryLimitInMB: '1024',
-    awsRequestId: `${Math.random().toString(16).slice(2, 10)}-0000-4000-8000-${Date.now().toString(16).padStart(12, '0')}`,
-    logGroupName: '/aws/lambda/Sesame-admin',
-    logStreamName: `2026/01/01/[$LATEST]${'0'.repeat(32)}`,
-    getRemainingTimeInMillis: () => 28_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return loadHandler<AdminFn>('admin', from, Object.fromEntries(bundle.unresolved.map((k) => [k, resolved[k] as string])), synth);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -278,7 +216,7 @@ async function adminApi(from: Source, d: Deployment) {
   return {
     env,
     call: async (call: Call) => {
-      const r = await captureOutput(() => handler(adminEvent(call), adminContext()));
+      const r = await captureOutput(() => handler(adminEvent(call), lambdaContext('admin')));
       output += r.output;
       const raw = r.result.body as string;
       // The answers are checked field by field below: any, as a parsed JSON body.
