@@ -8,7 +8,7 @@ import { parseCredentialId, parseTenantId } from './ids.ts';
 import { FILE_NAME_PATTERN, processCertificate, type IntakeDeps } from './intake.ts';
 import { DEFAULT_RETRY, fetchToken, type RetryPolicy } from './oauth.ts';
 import { KINDS, platformOf } from './platforms/index.ts';
-import type { ConnectField, ConnectSpec, Environment, Platform, PlatformContext } from './platforms/types.ts';
+import type { ConnectField, ConnectSpec, Environment, Integrator, Platform, PlatformContext } from './platforms/types.ts';
 import type { Clock, HttpClient, Log, Notification, Notifier, SecretStore, StateItem, StateStore } from './ports.ts';
 import { alertEmailOf, type Tenant, type Tenants } from './tenants.ts';
 import type { Text } from './text.ts';
@@ -38,12 +38,7 @@ export const PENDING_KEY_PREFIX = 'sesame-connect/';
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 /** The integrator, from the configuration: named on the page; its OPCO headers are never asked of the client. */
-export interface Integrator {
-  name?: string;
-  editeur?: string;
-  logiciel?: string;
-  version?: string;
-}
+export type { Integrator } from './platforms/types.ts';
 
 export function integratorFromEnv(env: NodeJS.ProcessEnv = process.env): Integrator {
   const v = (name: string) => (env[name] && env[name]!.trim() !== '' ? env[name]!.trim().slice(0, 256) : undefined);
@@ -460,18 +455,13 @@ export class Connect {
     const now = this.deps.clock.now();
     const current = await this.current(data);
     let stored = current.fields;
-    if (data.kind.startsWith('opco-')) {
-      // The integrator's headers: from the credential, else the configuration; never asked.
-      const i = this.deps.integrator ?? {};
-      stored = { ...(i.editeur ? { editeur: i.editeur } : {}), ...(i.logiciel ? { logiciel: i.logiciel } : {}), ...(i.version ? { version: i.version } : {}), ...stored };
-    }
     if (spec.mode === 'keygen') {
       const pending = asObject((await this.deps.store.get(`${PENDING_KEY_PREFIX}${hash}`))?.value);
       if (typeof pending.private_key !== 'string' || typeof pending.certificate !== 'string') throw new SesameError('internal', 'the link\'s key pair is missing from the secret store');
       const { client_id: _c, private_key: _p, certificate: _ce, certificate_sha256: _s, kid: _k, alg: _a, ...kept } = stored;
       stored = { ...kept, private_key: pending.private_key, certificate: pending.certificate, certificate_sha256: pending.sha256, alg: 'RS256' };
     }
-    const merged = spec.merge ? spec.merge(stored, submitted, now) : { ...stored, ...submitted };
+    const merged = spec.merge ? spec.merge(stored, submitted, { now, integrator: this.deps.integrator ?? {} }) : { ...stored, ...submitted };
     const ctx: PlatformContext = { tenant: data.tenant, credential: data.credential, environment: current.environment, clock: this.deps.clock };
     let fields: unknown;
     try {

@@ -112,7 +112,7 @@ export default definePlatform<PisteFields>({
     ],
     requested: ['account_login', 'account_password'],
     // A new password starts its 424 days today.
-    merge: (stored, submitted, now) => ({ ...stored, ...submitted, ...('account_password' in submitted ? { password_changed_at: now.toISOString() } : {}) }),
+    merge: (stored, submitted, { now }) => ({ ...stored, ...submitted, ...('account_password' in submitted ? { password_changed_at: now.toISOString() } : {}) }),
     check: 'token',
   },
 });

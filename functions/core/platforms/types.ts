@@ -118,6 +118,19 @@ export interface ConnectField {
   optional?: boolean;
 }
 
+/** Who integrates Sesame's clients (SESAME_INTEGRATOR_NAME, SESAME_OPCO_EDITEUR…): named on connect pages, and the OPCO headers a client is never asked. */
+export interface Integrator {
+  name?: string;
+  editeur?: string;
+  logiciel?: string;
+  version?: string;
+}
+
+export interface ConnectMergeContext {
+  now: Date;
+  integrator: Integrator;
+}
+
 /**
  * A connect link's page for one platform (DESIGN.md, "Console and connect links"): who
  * does it, the steps on the platform (from the source documents), the fields asked.
@@ -134,7 +147,7 @@ export interface ConnectSpec {
   fields: readonly ConnectField[];
   requested: readonly string[];
   /** The submitted fields merged into the stored ones (default: stored, then submitted). */
-  merge?(stored: Record<string, unknown>, submitted: Record<string, unknown>, now: Date): Record<string, unknown>;
+  merge?(stored: Record<string, unknown>, submitted: Record<string, unknown>, context: ConnectMergeContext): Record<string, unknown>;
   /** Obtain a token with the new fields before storing them. */
   check?: 'token';
 }

@@ -63,9 +63,11 @@ function opcoConnect(def: OpcoDefinition): ConnectSpec {
     fields,
     requested: fields.map((f) => f.name),
     // A new key: the old one's dates go; issued_at becomes today (prepare() derives the end from the lifetime).
-    merge: (stored, submitted, now) => {
+    // The integrator's EDITEUR/LOGICIEL/VERSION: from the credential, else the configuration; never asked.
+    merge: (stored, submitted, { now, integrator: i }) => {
       const { expires_at: _e, issued_at: _i, lifetime_months: _l, ...kept } = stored;
-      return { ...kept, ...submitted, issued_at: now.toISOString() };
+      const headers = { ...(i.editeur ? { editeur: i.editeur } : {}), ...(i.logiciel ? { logiciel: i.logiciel } : {}), ...(i.version ? { version: i.version } : {}) };
+      return { ...headers, ...kept, ...submitted, issued_at: now.toISOString() };
     },
   };
 }
