@@ -76,8 +76,22 @@ export function signOut(): void {
   sessionStorage.removeItem(PENDING);
 }
 
-/** Sends the browser to the issuer's login page (authorization code + PKCE S256). */
-export async function signIn(back: string): Promise<never> {
+let signingIn: Promise<never> | undefined;
+
+/**
+ * Sends the browser to the issuer's login page (authorization code + PKCE S256). Once:
+ * several calls refused at once (401) would each store their own state and verifier,
+ * the last overwriting the one the issuer will send back.
+ */
+export function signIn(back: string): Promise<never> {
+  signingIn ??= startSignIn(back).catch((err: unknown) => {
+    signingIn = undefined;
+    throw err;
+  });
+  return signingIn;
+}
+
+async function startSignIn(back: string): Promise<never> {
   const cfg = await loadConfig();
   const as = await authorizationServer(cfg);
   if (!as.authorization_endpoint) throw new Error('the issuer has no authorization endpoint');
