@@ -35,7 +35,7 @@ async function system(g: Globals, level: 'WARN' | 'INFO' = 'WARN', clock?: Clock
   if (!g.aws) return localSystem(config, log, clock ? { clock } : {});
   // The deployed stack's outputs fill what the environment leaves unset.
   const targets = await resolveAwsTargets(config);
-  return awsSystem({ ...config, bucket: targets.bucket, alertsTopicArn: targets.alertsTopicArn }, log, { ...(clock ? { clock } : {}), creation: secretCreation(targets) });
+  return awsSystem({ ...config, bucket: targets.bucket, alertsTopicArn: targets.alertsTopicArn, stateTable: targets.stateTable }, log, { ...(clock ? { clock } : {}), creation: secretCreation(targets) });
 }
 
 /**

@@ -88,7 +88,8 @@ export class ConnectLinks extends Construct {
    * What a link's page and submission do, and nothing more: read the link and count
    * submissions in the state table, read the tenant and the credential, write the
    * credential's new version, keep FLA's pending key, land an EDI certificate where the
-   * intake does, and tell the operator. Never list or delete a secret.
+   * intake does, and tell the operator. Never list a secret; delete none but a pending
+   * key pair once its link is used or replaced.
    */
   private grant(fn: NodejsFunction, props: ConnectLinksProps): void {
     const { vault } = props;
@@ -119,6 +120,8 @@ export class ConnectLinks extends Construct {
         conditions: { Bool: { 'secretsmanager:BlockPublicPolicy': 'true' } },
       }),
     );
+    // The pending key pair is destroyed once the credential holds it (a put would keep it as AWSPREVIOUS).
+    vault.grantDelete(fn, pending);
     // Chorus EDI: the certificate lands in accepted/ or rejected/ and its report in reports/ (functions/core/intake.ts),
     // as from the S3 intake and the console; a file holding a private key is never written.
     const objects = (prefix: string) => props.bucket.arnForObjects(`${prefix}*`);
@@ -135,3 +138,4 @@ export class ConnectLinks extends Construct {
     }
   }
 }
+

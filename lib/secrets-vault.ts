@@ -67,6 +67,15 @@ export class SecretsVault extends Construct {
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey'], resources: [this.key.keyArn], conditions: this.via('secretsmanager') }));
   }
 
+  /**
+   * Destroying secrets under these prefixes, for those that must not outlive their use
+   * (a connect link's pending key pair): never a credential's, a tenant's or an app's.
+   */
+  grantDelete(grantee: iam.IGrantable, ...prefixes: string[]): void {
+    this.acknowledgePrefixes(grantee, prefixes);
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:DeleteSecret'], resources: prefixes.map((p) => this.arnFor(p)) }));
+  }
+
   private acknowledgePrefixes(grantee: iam.IGrantable, prefixes: string[]): void {
     const role = grantee.grantPrincipal instanceof iam.Role ? grantee.grantPrincipal : undefined;
     if (!role) return;

@@ -14,6 +14,7 @@ import type { SesameConfig } from './config.ts';
 import { TenantSecrets } from './tenant-secrets.ts';
 import { StateTable } from './state-table.ts';
 import { ConnectLinks } from './connect-links.ts';
+import { PENDING_KEY_PREFIX } from '../functions/core/connect.ts';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 
 /** The one Sesame stack: capabilities composed over one secrets vault. */
@@ -91,6 +92,8 @@ export class SesameStack extends Stack {
       this.state.grantReadWrite(fn);
       fn.addEnvironment('SESAME_STATE_TABLE', this.state.tableName);
       fn.addEnvironment('SESAME_PUBLIC_URL', this.tokenApi.url);
+      // A newer link replaces an FLA link's key pair; the expiry run sweeps those of links no longer usable.
+      this.vault.grantDelete(fn, PENDING_KEY_PREFIX);
     }
 
     // The console function touches no secret: it is not among them.

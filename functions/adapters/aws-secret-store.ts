@@ -108,6 +108,16 @@ export class AwsSecretStore implements SecretStore {
     await this.client.send(new PutResourcePolicyCommand({ SecretId: name, ResourcePolicy: JSON.stringify(secretPolicyDocument(principals)), BlockPublicPolicy: true }));
   }
 
+  async delete(name: string): Promise<boolean> {
+    try {
+      await this.client.send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }));
+      return true;
+    } catch (err) {
+      if ((err as Error).name === 'ResourceNotFoundException') return false;
+      throw err;
+    }
+  }
+
   async tag(name: string, tags: Tags): Promise<void> {
     await this.client.send(new TagResourceCommand({ SecretId: name, Tags: toAwsTags(tags) }));
   }

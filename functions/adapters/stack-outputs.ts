@@ -17,6 +17,8 @@ export interface AwsTargets {
   principals: string[] | undefined;
   bucket: string | undefined;
   alertsTopicArn: string | undefined;
+  /** The state table (connect links…). */
+  stateTable: string | undefined;
 }
 
 export async function stackOutputs(stackName: string, client: CloudFormationClient = new CloudFormationClient({})): Promise<Record<string, string> | undefined> {
@@ -34,7 +36,7 @@ export async function stackOutputs(stackName: string, client: CloudFormationClie
 }
 
 export async function resolveAwsTargets(config: Config, client?: CloudFormationClient): Promise<AwsTargets> {
-  const complete = config.kmsKeyId && config.secretPrincipals && config.bucket && config.alertsTopicArn;
+  const complete = config.kmsKeyId && config.secretPrincipals && config.bucket && config.alertsTopicArn && config.stateTable;
   const outputs = complete ? undefined : await stackOutputs(config.stackName, client);
   const principals = outputs?.[SECRET_PRINCIPALS_OUTPUT]?.split(',').map((p) => p.trim()).filter(Boolean);
   return {
@@ -44,6 +46,7 @@ export async function resolveAwsTargets(config: Config, client?: CloudFormationC
     principals: config.secretPrincipals ?? (principals?.length ? principals : undefined),
     bucket: config.bucket ?? (outputs?.IntakeBucket || undefined),
     alertsTopicArn: config.alertsTopicArn ?? (outputs?.AlertsTopicArn || undefined),
+    stateTable: config.stateTable ?? (outputs?.StateTable || undefined),
   };
 }
 

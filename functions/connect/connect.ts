@@ -113,7 +113,7 @@ export function makeConnectHandler(connect: Connect | undefined, log: Log) {
         case 'check_failed':
           return html(422, linkPage(result.view, lang, { path: self, error: result.message, ...(result.status === 'invalid' && result.report ? { report: result.report } : {}) }));
         case 'stored':
-          return html(200, storedPage(result.view, lang, result.checked, result.report));
+          return html(200, storedPage(result.view, lang, result.check, result.report));
       }
     } catch (err) {
       log.error('connect request failed', describeError(err));

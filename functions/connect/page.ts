@@ -1,5 +1,6 @@
 import type { CertificateReport } from '../core/certificates/validator.ts';
 import type { LinkView } from '../core/connect.ts';
+import type { ProbeResult } from '../core/probe.ts';
 import type { Text } from '../core/text.ts';
 
 /**
@@ -71,7 +72,8 @@ const UI = {
     fr: `L’identifiant « ${what} » est enregistré dans Sesame ; la personne qui a demandé ce lien est prévenue. Ce lien ne peut plus servir. Vous pouvez fermer cette page.`,
     en: `The credential "${what}" is stored in Sesame; the person who asked for it has been told. This link cannot be used again. You may close this page.`,
   }),
-  checked: { fr: 'Sesame a obtenu un jeton de la plateforme avec ces identifiants : ils fonctionnent.', en: 'Sesame obtained a token from the platform with these credentials: they work.' },
+  validUntil2: (date: { fr: string; en: string }) => ({ fr: `Selon la plateforme, ils sont valables jusqu’au ${date.fr}.`, en: `According to the platform, they are valid until ${date.en}.` }),
+  notChecked: { fr: 'Ils n’ont pas pu être vérifiés auprès de la plateforme :', en: 'They could not be checked with the platform:' },
   throttledTitle: { fr: 'Trop d’essais', en: 'Too many attempts' },
   throttled: (minutes: number): Text => ({
     fr: `Trop d’envois pour ce lien en une heure. Réessayez dans ${minutes} minute${minutes > 1 ? 's' : ''}.`,
@@ -111,6 +113,11 @@ ${body}
 function dateText(iso: string, lang: Lang): string {
   const d = new Date(iso);
   return new Intl.DateTimeFormat(lang === 'fr' ? 'fr-FR' : 'en-GB', { dateStyle: 'long', timeStyle: 'short', timeZone: 'Europe/Paris' }).format(d);
+}
+
+/** The last day something is valid, when `iso` is the instant it ends (midnight ending that day in Paris). */
+function lastDayText(iso: string, lang: Lang): string {
+  return new Intl.DateTimeFormat(lang === 'fr' ? 'fr-FR' : 'en-GB', { dateStyle: 'long', timeZone: 'Europe/Paris' }).format(new Date(Date.parse(iso) - 1));
 }
 
 function reportHtml(report: CertificateReport, lang: Lang): string {
@@ -160,6 +167,8 @@ export function linkPage(view: LinkView, lang: Lang, o: LinkPageOptions): string
       control = `<select id="${id}" name="${esc(f.name)}"${required}${described}><option value=""></option>${(f.options ?? []).map((op) => `<option value="${esc(op.value)}">${esc(op.label[lang])}</option>`).join('')}</select>`;
     } else if (f.type === 'file') {
       control = `<input id="${id}" name="${esc(f.name)}" type="file" accept=".p7b,.p7c,.cer,.crt,.pem,.der"${required}${described}>`;
+    } else if (f.type === 'date') {
+      control = `<input id="${id}" name="${esc(f.name)}" type="date"${required}${described}>`;
     } else if (f.type === 'number') {
       control = `<input id="${id}" name="${esc(f.name)}" type="number" inputmode="numeric"${f.min !== undefined ? ` min="${f.min}"` : ''}${f.max !== undefined ? ` max="${f.max}"` : ''}${required}${described}>`;
     } else {
@@ -180,9 +189,12 @@ export function gonePage(lang: Lang): string {
   return layout(lang, UI.goneTitle[lang], `<p>${esc(UI.gone[lang])}</p>`, `?lang=${lang === 'fr' ? 'en' : 'fr'}`);
 }
 
-export function storedPage(view: LinkView, lang: Lang, checked: boolean, report?: CertificateReport): string {
+export function storedPage(view: LinkView, lang: Lang, check: ProbeResult | undefined, report?: CertificateReport): string {
   const body = [`<p class="ok" role="status">${esc(UI.stored(view.credential)[lang])}</p>`, `<p><strong>${esc(view.title[lang])}</strong> — ${esc(view.tenant.name)}</p>`];
-  if (checked) body.push(`<p>${esc(UI.checked[lang])}</p>`);
+  if (check?.status === 'ok') {
+    body.push(`<p>${esc(check.note[lang])}</p>`);
+    if (check.expires_at) body.push(`<p>${esc(UI.validUntil2({ fr: lastDayText(check.expires_at, 'fr'), en: lastDayText(check.expires_at, 'en') })[lang])}</p>`);
+  } else if (check?.status === 'not_testable') body.push(`<p>${esc(UI.notChecked[lang])} ${esc(check.reason[lang])}</p>`);
   if (report) body.push(reportHtml(report, lang));
   return layout(lang, UI.storedTitle[lang], body.join('\n'), undefined);
 }

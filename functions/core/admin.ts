@@ -299,6 +299,8 @@ const connectLinkBody = z.strictObject({
   fields: z.array(z.string().max(64)).max(20).optional(),
   valid: z.string().max(20).optional(),
   email: z.string().max(320).optional(),
+  environment: z.string().max(20).optional(),
+  settings: z.record(z.string().max(64), z.string().max(2048)).optional(),
 });
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/;
 
@@ -582,9 +584,10 @@ export class Admin {
   }
 
   /**
-   * A connect link for an existing credential, created by this operator (their `sub` is
-   * recorded as its creator). The URL is in the answer only: neither it nor its token is
-   * logged or kept (the state store has the token's hash).
+   * A connect link for a credential of an existing tenant, created by this operator (their
+   * `sub` is recorded as its creator); the credential may not exist yet, the link makes it.
+   * The URL is in the answer only: neither it nor its token is logged or kept (the state
+   * store has the token's hash).
    */
   async createConnectLink(tenantId: string, credentialId: string, body: unknown, operator: Operator): Promise<ConnectLinkCreated> {
     const tenant = parseTenantId(tenantId);
@@ -592,16 +595,15 @@ export class Admin {
     const input = validate(connectLinkBody, body ?? {}, 'connect link');
     const connect = this.deps.connect;
     if (!connect) throw new SesameError('invalid_request', 'connect links need a state store, and this deployment has none');
-    if (!(await this.deps.store.tags(credentialSecretName(tenant, id)))) {
-      if (!(await this.deps.tenants.find(tenant))) throw new SesameError('unknown_tenant', `tenant "${tenant}" does not exist`, { details: { tenant } });
-      throw new SesameError('unknown_credential', `tenant "${tenant}" has no credential "${id}"`, { details: { tenant, credential: id } });
-    }
+    if (!(await this.deps.tenants.find(tenant))) throw new SesameError('unknown_tenant', `tenant "${tenant}" does not exist`, { details: { tenant } });
     const link = await connect.create({
       tenant,
       credential: id,
       ...(input.fields ? { fields: input.fields } : {}),
       ...(input.valid !== undefined ? { valid: input.valid } : {}),
       ...(input.email !== undefined ? { email: input.email } : {}),
+      ...(input.environment !== undefined ? { environment: input.environment } : {}),
+      ...(input.settings !== undefined ? { settings: input.settings } : {}),
       createdBy: operator.sub,
     });
     return { url: link.url, expires_at: link.expires_at, ...(link.sent_to ? { sent_to: link.sent_to } : {}) };

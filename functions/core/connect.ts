@@ -6,9 +6,11 @@ import { credentialSecretName, type Credentials } from './credentials.ts';
 import { describeError, isSesameError, SesameError } from './errors.ts';
 import { parseCredentialId, parseTenantId } from './ids.ts';
 import { FILE_NAME_PATTERN, processCertificate, type IntakeDeps } from './intake.ts';
-import { DEFAULT_RETRY, fetchToken, type RetryPolicy } from './oauth.ts';
+import { DEFAULT_RETRY, type RetryPolicy } from './oauth.ts';
+import { calendarDay, endOfFrenchDay } from './platforms/fields.ts';
 import { KINDS, platformOf } from './platforms/index.ts';
-import type { ConnectField, ConnectSpec, Environment, Integrator, Platform, PlatformContext } from './platforms/types.ts';
+import { ENVIRONMENTS, type ConnectField, type ConnectSpec, type Environment, type Integrator, type Platform, type PlatformContext } from './platforms/types.ts';
+import { failureText, probeCredential, type ProbeResult } from './probe.ts';
 import type { Clock, HttpClient, Log, Notification, Notifier, SecretStore, StateItem, StateStore } from './ports.ts';
 import { alertEmailOf, type Tenant, type Tenants } from './tenants.ts';
 import type { Text } from './text.ts';
@@ -66,12 +68,18 @@ export interface LinkData {
   fields: string[];
   created_at: string;
   expires_at: string;
-  status: 'open' | 'used';
+  status: 'open' | 'used' | 'replaced';
   /** The operator's `sub`, or `cli`. */
   created_by: string;
   used_at?: string;
   /** FLA: the certificate Sesame generated on the first open (its private key is in the secret store). */
   fla?: { sha256: string; not_after: string };
+  /** A new credential's environment (an existing one keeps its own). */
+  environment?: Environment;
+  /** Non-secret settings the operator gave for the credential (an OPCO's base URL, a PISTE client id…), stored with what the client submits. */
+  settings?: Record<string, string>;
+  /** Set when a newer link for the same credential replaced this one. */
+  replaced_at?: string;
 }
 
 export interface ConnectDeps {
@@ -104,6 +112,10 @@ export interface CreateLinkInput {
    * addresses: checked before the link is made (see `send`).
    */
   email?: string;
+  /** For a credential that does not exist yet: its environment (default: the platform's first). */
+  environment?: string;
+  /** Non-secret settings of the credential, among those the platform lets an operator give (ConnectSpec.settings). */
+  settings?: Record<string, string>;
 }
 
 export interface CreatedLink {
@@ -137,7 +149,7 @@ export type SubmitResult =
   | { status: 'throttled'; retryAfter: number }
   | { status: 'invalid'; view: LinkView; message: Text; report?: CertificateReport }
   | { status: 'check_failed'; view: LinkView; message: Text }
-  | { status: 'stored'; view: LinkView; checked: boolean; report?: CertificateReport };
+  | { status: 'stored'; view: LinkView; checked: boolean; report?: CertificateReport; check?: ProbeResult };
 
 export interface SubmitInput {
   fields: Record<string, string>;
@@ -210,6 +222,54 @@ function connectSpec(platform: Platform): ConnectSpec {
   return platform.connect;
 }
 
+/**
+ * The end of validity the platform itself gave (an OPCO's `dateFinValidite`) replaces the
+ * one typed or derived: it is the date the key really stops. Kept only when the
+ * platform's own rules accept it (Ocapiat: 6 months at most), else what was typed stays.
+ */
+function withPlatformEnd(platform: Platform, merged: Record<string, unknown>, expiresAt: string, ctx: PlatformContext): Record<string, unknown> {
+  const { lifetime_months: _l, ...rest } = merged;
+  const candidate = { ...rest, expires_at: expiresAt };
+  try {
+    const fields = validate(platform.schema, candidate, `${platform.kind} credential`);
+    if (platform.prepare) platform.prepare(fields, ctx);
+    return candidate;
+  } catch (err) {
+    if (!isSesameError(err, 'invalid_request')) throw err;
+    return merged;
+  }
+}
+
+/** The operator's settings for a link: only the platform's non-secret settings, each valid for its field. */
+function linkSettings(platform: Platform, spec: ConnectSpec, settings: Record<string, string> | undefined, asked: readonly string[]): Record<string, string> | undefined {
+  if (!settings || Object.keys(settings).length === 0) return undefined;
+  const allowed = new Set((spec.settings ?? []).filter((name) => !platform.secretFields.includes(name)));
+  const shape = (platform.schema as unknown as { shape?: Record<string, { safeParse(v: unknown): { success: boolean; error?: { issues: { message: string }[] } } }> }).shape ?? {};
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(settings)) {
+    if (!allowed.has(name)) {
+      throw new SesameError('invalid_request', `${platform.kind} links take the settings ${[...allowed].join(', ') || '(none)'}; not "${name.slice(0, 64)}"`, { details: { field: 'settings' } });
+    }
+    if (asked.includes(name)) throw new SesameError('invalid_request', `"${name}" is asked of the client on this link: it cannot be a setting too`, { details: { field: 'settings' } });
+    const checked = typeof value === 'string' && value.length <= 2048 ? shape[name]?.safeParse(value) : { success: false, error: { issues: [{ message: 'must be a string of at most 2048 characters' }] } };
+    if (!checked?.success) throw new SesameError('invalid_request', `setting "${name}" ${checked?.error?.issues[0]?.message ?? 'is not valid'}`, { details: { field: `settings.${name}` } });
+    out[name] = value;
+  }
+  return out;
+}
+
+/** A new credential's environment: one of the platform's. An existing credential keeps its own, and a link cannot change it. */
+function linkEnvironment(platform: Platform, asked: string | undefined, existing: Environment | undefined, credential: string): Environment | undefined {
+  if (asked === undefined) return undefined;
+  if (!(ENVIRONMENTS as readonly string[]).includes(asked) || !platform.environments.includes(asked as Environment)) {
+    throw new SesameError('invalid_request', `${platform.kind} credentials are in ${platform.environments.join(' or ')}; not "${asked.slice(0, 20)}"`, { details: { field: 'environment' } });
+  }
+  if (existing && existing !== asked) {
+    throw new SesameError('invalid_request', `credential "${credential}" is in ${existing}: a link hands over a new version in that environment, not in ${asked}`, { details: { field: 'environment' } });
+  }
+  return asked as Environment;
+}
+
 const asObject = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...(v as Record<string, unknown>) } : {});
 
 export class Connect {
@@ -231,12 +291,15 @@ export class Connect {
       throw new SesameError('invalid_request', `${kind} links can ask for ${[...known].join(', ')}; not ${unknown.join(', ')}`, { details: { field: 'fields' } });
     }
     const seconds = parseValidity(input.valid);
+    const settings = linkSettings(platformOf(kind), spec, input.settings, fields);
     const record = await this.deps.tenants.get(tenant);
     // Refused before anything is written: no link is made for an address it cannot go to.
     const to = input.email !== undefined ? this.recipient(record, input.email) : undefined;
+    const existing = await this.deps.credentials.findForUpdate(tenant, credential);
+    const environment = linkEnvironment(platformOf(kind), input.environment, existing?.environment, credential);
     // A certificate is judged against the credential's profile: a Chorus EDI credential must exist (as a client certificate by default).
-    if (spec.mode === 'certificate' && !(await this.deps.credentials.findForUpdate(tenant, credential))) {
-      await this.deps.credentials.set({ tenant, credential, kind, fields: {} });
+    if (spec.mode === 'certificate' && !existing) {
+      await this.deps.credentials.set({ tenant, credential, kind, fields: {}, ...(environment ? { environment } : {}) });
     }
     const now = this.deps.clock.now();
     const expires = new Date(now.getTime() + seconds * 1000);
@@ -251,13 +314,101 @@ export class Connect {
       expires_at: expires.toISOString(),
       status: 'open',
       created_by: input.createdBy.slice(0, 320),
+      ...(environment && !existing ? { environment } : {}),
+      ...(settings ? { settings } : {}),
     };
     await this.deps.state.put({ pk: linkPk(hash), sk: LINK_SK, expiresAt: Math.floor(expires.getTime() / 1000), data: data as unknown as Record<string, unknown> }, { ifAbsent: true });
-    this.deps.log.info('connect link created', { tenant, credential, kind, link: short(hash), expires_at: data.expires_at, created_by: data.created_by, fields });
+    const replaced = await this.replacePrevious(tenant, credential, hash, expires);
+    this.deps.log.info('connect link created', { tenant, credential, kind, link: short(hash), expires_at: data.expires_at, created_by: data.created_by, fields, ...(settings ? { settings: Object.keys(settings) } : {}), ...(replaced ? { replaced: short(replaced) } : {}) });
     const link: CreatedLink = { url: `${this.deps.publicUrl}/connect/${token}`, expires_at: data.expires_at, tenant, credential, kind, fields };
     if (to === undefined) return link;
     await this.publishLink(link, record, to);
     return { ...link, sent_to: to };
+  }
+
+  /**
+   * One open link per credential: the newest. The credential's index record names its
+   * latest link; the one it named before is marked replaced, so that an older link (in
+   * an earlier alert, say) can no longer be used, and an FLA key pair made for it is
+   * emptied. Racing creations both end replaced but one, as the index write is conditional.
+   */
+  private async replacePrevious(tenant: string, credential: string, hash: string, expires: Date): Promise<string | undefined> {
+    const pk = `links#${tenant}/${credential}`;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const index = await this.deps.state.get(pk, 'latest');
+      const previous = typeof index?.data.hash === 'string' ? index.data.hash : undefined;
+      const until = Math.max(Math.floor(expires.getTime() / 1000), index?.expiresAt ?? 0);
+      try {
+        await this.deps.state.put({ pk, sk: 'latest', expiresAt: until, data: { hash } }, index ? { ifVersion: index.version } : { ifAbsent: true });
+      } catch (err) {
+        if (!isSesameError(err, 'conflict')) throw err;
+        continue;
+      }
+      if (previous && previous !== hash) await this.markReplaced(previous);
+      return previous;
+    }
+    throw new SesameError('conflict', `links for "${credential}" of tenant "${tenant}" are being created too often at once; try again`);
+  }
+
+  private async markReplaced(hash: string): Promise<void> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const item = await this.deps.state.get(linkPk(hash), LINK_SK);
+      if (!item || item.data.status !== 'open') return;
+      try {
+        await this.deps.state.put(
+          { pk: item.pk, sk: item.sk, ...(item.expiresAt !== undefined ? { expiresAt: item.expiresAt } : {}), data: { ...item.data, status: 'replaced', replaced_at: this.deps.clock.now().toISOString() } },
+          { ifVersion: item.version },
+        );
+      } catch (err) {
+        if (!isSesameError(err, 'conflict')) throw err;
+        continue;
+      }
+      // Its key pair was never registered through this link: nothing of it must stay.
+      if (item.data.fla) await this.discardPendingKey(hash);
+      return;
+    }
+  }
+
+  /**
+   * A pending FLA key pair is destroyed with every version of it where the store can
+   * (Secrets Manager keeps a put's previous value as AWSPREVIOUS); a store that cannot
+   * gets its value emptied. A failure is logged: the expiry run's sweep retries it.
+   */
+  private async discardPendingKey(hash: string): Promise<void> {
+    const name = `${PENDING_KEY_PREFIX}${hash}`;
+    try {
+      if (this.deps.store.delete) await this.deps.store.delete(name);
+      else await this.deps.store.put(name, { discarded_at: this.deps.clock.now().toISOString() });
+    } catch (err) {
+      this.deps.log.warn('pending key not discarded', { link: short(hash), ...describeError(err) });
+    }
+  }
+
+  /**
+   * Destroys the pending key pairs whose link can no longer be used (used, replaced,
+   * expired or gone from the state table): run daily by the expiry check, so that a
+   * link opened and never finished leaves no private key behind for long.
+   */
+  async sweepPendingKeys(): Promise<{ removed: number }> {
+    let removed = 0;
+    let nextToken: string | undefined;
+    do {
+      const page = await this.deps.store.list({ prefix: PENDING_KEY_PREFIX, ...(nextToken ? { nextToken } : {}) });
+      for (const { name } of page.items) {
+        const hash = name.slice(PENDING_KEY_PREFIX.length);
+        const item = /^[0-9a-f]{64}$/.test(hash) ? await this.deps.state.get(linkPk(hash), LINK_SK) : undefined;
+        const data = item?.data as LinkData | undefined;
+        const open = data?.status === 'open' && Date.parse(data.expires_at) > this.deps.clock.now().getTime();
+        if (open) continue;
+        // A store that cannot delete keeps emptied values: those are done already.
+        if (!this.deps.store.delete && typeof asObject((await this.deps.store.get(name))?.value).private_key !== 'string') continue;
+        await this.discardPendingKey(hash);
+        removed += 1;
+      }
+      nextToken = page.nextToken;
+    } while (nextToken);
+    if (removed > 0) this.deps.log.info('pending key pairs discarded', { removed });
+    return { removed };
   }
 
   /**
@@ -325,7 +476,7 @@ export class Connect {
     if (spec.mode === 'keygen' && !fla) fla = await this.ensureKeyPair(link, tenant.name);
     const asked = new Set(data.fields);
     // FLA: the capacity is asked when no stored credential tells it.
-    if (spec.mode === 'keygen' && typeof current.fields.quality !== 'string') asked.add('quality');
+    if (spec.mode === 'keygen' && typeof current.fields.quality !== 'string' && !data.settings?.quality) asked.add('quality');
     const fields = spec.fields.filter((f) => asked.has(f.name) || f.optional);
     return {
       hash,
@@ -349,7 +500,7 @@ export class Connect {
     const platform = platformOf(data.kind);
     return {
       fields: asObject(asObject(secret?.value).fields),
-      environment: found?.environment ?? (platform.environments[0] as Environment),
+      environment: found?.environment ?? data.environment ?? (platform.environments[0] as Environment),
       exists: found !== undefined,
     };
   }
@@ -446,6 +597,12 @@ export class Connect {
           return { status: 'invalid', view, message: { fr: `« ${f.label.fr} » doit être un nombre entier de ${f.min ?? 0} à ${f.max ?? '…'}.`, en: `"${f.label.en}" must be a whole number from ${f.min ?? 0} to ${f.max ?? '…'}.` } };
         }
         submitted[f.name] = n;
+      } else if (f.type === 'date') {
+        const day = calendarDay(raw);
+        if (!day) return { status: 'invalid', view, message: { fr: `« ${f.label.fr} » doit être une date (AAAA-MM-JJ).`, en: `"${f.label.en}" must be a date (YYYY-MM-DD).` } };
+        const end = endOfFrenchDay(day);
+        if (end.getTime() <= this.deps.clock.now().getTime()) return { status: 'invalid', view, message: { fr: `« ${f.label.fr} » est passée : une clé expirée ne peut pas être enregistrée.`, en: `"${f.label.en}" is in the past: an expired key cannot be stored.` } };
+        submitted[f.name] = end.toISOString();
       } else if (f.type === 'select') {
         if (!f.options?.some((o) => o.value === raw)) return { status: 'invalid', view, message: { fr: `Choisir une valeur pour « ${f.label.fr} ».`, en: `Choose a value for "${f.label.en}".` } };
         submitted[f.name] = raw;
@@ -454,14 +611,14 @@ export class Connect {
 
     const now = this.deps.clock.now();
     const current = await this.current(data);
-    let stored = current.fields;
+    let stored = { ...current.fields, ...(data.settings ?? {}) };
     if (spec.mode === 'keygen') {
       const pending = asObject((await this.deps.store.get(`${PENDING_KEY_PREFIX}${hash}`))?.value);
       if (typeof pending.private_key !== 'string' || typeof pending.certificate !== 'string') throw new SesameError('internal', 'the link\'s key pair is missing from the secret store');
       const { client_id: _c, private_key: _p, certificate: _ce, certificate_sha256: _s, kid: _k, alg: _a, ...kept } = stored;
       stored = { ...kept, private_key: pending.private_key, certificate: pending.certificate, certificate_sha256: pending.sha256, alg: 'RS256' };
     }
-    const merged = spec.merge ? spec.merge(stored, submitted, { now, integrator: this.deps.integrator ?? {} }) : { ...stored, ...submitted };
+    let merged = spec.merge ? spec.merge(stored, submitted, { now, integrator: this.deps.integrator ?? {} }) : { ...stored, ...submitted };
     const ctx: PlatformContext = { tenant: data.tenant, credential: data.credential, environment: current.environment, clock: this.deps.clock };
     let fields: unknown;
     try {
@@ -473,28 +630,27 @@ export class Connect {
       return { status: 'invalid', view, message: { fr: `Les valeurs saisies ne conviennent pas : ${err.message}`, en: `The values entered do not fit: ${err.message}` } };
     }
 
-    let checked = false;
-    if (spec.check === 'token') {
-      const material = platform.material(fields, ctx);
-      if (material.type === 'oauth') {
-        try {
-          // Not cached and not served: only to know that the platform accepts these credentials.
-          await fetchToken(this.deps.http, material, this.retry, this.deps.log);
-          checked = true;
-        } catch (err) {
-          if (!isSesameError(err, 'upstream_rejected') && !isSesameError(err, 'upstream_unavailable')) throw err;
-          this.deps.log.info('connect submission refused', { ...log, reason: 'token check failed', ...describeError(err) });
-          const refused = err.code === 'upstream_rejected';
-          return {
-            status: 'check_failed',
-            view,
-            message: refused
-              ? { fr: `La plateforme a refusé ces identifiants (${err.details.upstream_status ?? ''} ${err.details.upstream_error ?? ''}). Rien n’a été enregistré : vérifiez-les et réessayez.`.replace(/\( +\)/, ''), en: `The platform refused these credentials (${err.details.upstream_status ?? ''} ${err.details.upstream_error ?? ''}). Nothing was stored: check them and try again.`.replace(/\( +\)/, '') }
-              : { fr: 'La plateforme ne répond pas pour le moment. Rien n’a été enregistré : réessayez dans quelques minutes.', en: 'The platform does not answer at the moment. Nothing was stored: try again in a few minutes.' },
-          };
-        }
+    let check: ProbeResult | undefined;
+    if (spec.check) {
+      // Not cached and not served: only to know that the platform accepts these credentials.
+      const tenant = await this.deps.tenants.get(data.tenant);
+      const ids = { ...(tenant.siren ? { siren: tenant.siren } : {}), ...(tenant.siret ? { siret: tenant.siret } : {}), ...(tenant.bce ? { bce: tenant.bce } : {}) };
+      check = await probeCredential(platform, fields, { ...ctx, http: this.deps.http, retry: this.retry, tenantIds: ids }, this.deps.log);
+      if (check.status === 'failed') {
+        this.deps.log.info('connect submission refused', { ...log, reason: 'check failed', code: check.code });
+        const why = failureText(check);
+        return {
+          status: 'check_failed',
+          view,
+          message:
+            check.code === 'upstream_rejected'
+              ? { fr: `${why.fr} Rien n’a été enregistré : vérifiez-les et réessayez.`, en: `${why.en} Nothing was stored: check them and try again.` }
+              : { fr: `${why.fr} Rien n’a été enregistré : réessayez dans quelques minutes.`, en: `${why.en} Nothing was stored: try again in a few minutes.` },
+        };
       }
+      if (check.status === 'ok' && check.expires_at) merged = withPlatformEnd(platform, merged, check.expires_at, ctx);
     }
+    const checked = check?.status === 'ok';
 
     const claimed = await this.claim(link);
     if (!claimed) return { status: 'gone' };
@@ -504,13 +660,11 @@ export class Connect {
       await this.reopen(claimed, link.hash);
       throw err;
     }
-    if (spec.mode === 'keygen') {
-      // The key now lives in the credential; the pending copy is emptied.
-      await this.deps.store.put(`${PENDING_KEY_PREFIX}${hash}`, { used_at: now.toISOString() }).catch((err) => this.deps.log.warn('pending key not cleared', { ...log, ...describeError(err) }));
-    }
+    // The key now lives in the credential: no second copy stays.
+    if (spec.mode === 'keygen') await this.discardPendingKey(hash);
     await this.notifyStored(data, view, checked);
-    this.deps.log.info('connect link used: credential stored', { ...log, checked });
-    return { status: 'stored', view, checked };
+    this.deps.log.info('connect link used: credential stored', { ...log, checked, ...(check ? { check: check.status } : {}) });
+    return { status: 'stored', view, checked, ...(check ? { check } : {}) };
   }
 
   private async submitCertificate(link: { item: StateItem; data: LinkData; hash: string }, view: LinkView, input: SubmitInput, log: Record<string, unknown>): Promise<SubmitResult> {

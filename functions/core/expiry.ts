@@ -200,7 +200,7 @@ export interface ExpiryDeps {
    * itself (Platform.renewedBy `client`) carries a fresh link, unless its tenant says
    * `connect_links_in_alerts: false`. One link per alert sent; none in a dry run.
    */
-  connect?: Pick<Connect, 'create'> | undefined;
+  connect?: (Pick<Connect, 'create'> & Partial<Pick<Connect, 'sweepPendingKeys'>>) | undefined;
 }
 
 /** The shortest life of a link sent with an alert. */
@@ -327,6 +327,9 @@ export async function runExpiryCheck(deps: ExpiryDeps): Promise<ExpirySummary> {
   });
   summary.pages = scan.pages;
   for (const error of scan.errors) fail(error);
+  if (!dryRun && deps.connect?.sweepPendingKeys) {
+    await deps.connect.sweepPendingKeys().catch((err) => deps.log.warn('pending key sweep failed', describeError(err)));
+  }
   summary.errors = summary.failures.length;
   deps.log.info('expiry check done', { at: summary.at, dry_run: dryRun, checked: summary.checked, alerting: summary.alerting, errors: summary.errors, pages: summary.pages });
   return summary;

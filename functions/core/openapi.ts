@@ -262,6 +262,13 @@ const adminSchemas = {
       fields: { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 20, description: 'The credential fields to ask (default: the platform\'s usual ones), e.g. `cfa_key`.' },
       valid: { type: 'string', pattern: '^\\d{1,6}[mhd]$', default: '7d', description: 'How long the link works: 30m, 12h, 7d…; from 5 minutes to 30 days.' },
       email: { type: 'string', format: 'email', maxLength: 320, description: 'Also send the link by email: one of the tenant\'s alert addresses (the alerts topic delivers it to every alert address of the tenant and to the operator).' },
+      environment: { type: 'string', enum: ['production', 'acceptance', 'sandbox'], description: 'For a credential that does not exist yet: its environment (default: the platform\'s first). An existing credential keeps its own.' },
+      settings: {
+        type: 'object',
+        maxProperties: 10,
+        additionalProperties: { type: 'string', maxLength: 2048 },
+        description: 'Non-secret fields the operator sets for the credential, stored with what the client submits: `base_url`, `editeur`, `logiciel`, `version` (OPCO), `client_id`, `token_endpoint`, `scope`, `base_url` (PISTE), `quality`, `token_endpoint`, `base_url` (FLA), `base_url`, `review_at` (Cegid).',
+      },
     },
   },
   ConnectLinkCreated: {
@@ -380,7 +387,7 @@ const adminPaths = {
   },
   '/v1/admin/tenants/{tenant}/credentials/{credential}/connect-links': {
     post: admin('Credentials', 'adminCreateConnectLink', 'Create a one-time connect link for a credential', {
-      description: 'The tenant\'s own administrator opens the link, follows the platform\'s steps and hands the credential over; it works once, until `expires_at`. The operator\'s `sub` is recorded as its creator.',
+      description: 'The tenant\'s own administrator opens the link, follows the platform\'s steps and hands the credential over; it works once, until `expires_at`. The credential may not exist yet: the link creates it. A new link replaces the credential\'s earlier open one. The operator\'s `sub` is recorded as its creator.',
       parameters: [tenantParam, credentialParam],
       requestBody: body(ref('ConnectLinkInput'), false),
       responses: { '201': json('The link, shown this once.', ref('ConnectLinkCreated')), ...adminErrors(['400', '401', '404', '409', '413', '500']) },

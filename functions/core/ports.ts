@@ -42,6 +42,12 @@ export interface SecretStore {
    * write, or undefined to write nothing. Stores without it are written with get then put.
    */
   update?(name: string, fn: SecretUpdater): Promise<{ version: string } | undefined>;
+  /**
+   * Destroys the secret and every version of it, at once and for good (no recovery
+   * window): for what must not outlive its use, such as a connect link's pending key.
+   * False when it did not exist.
+   */
+  delete?(name: string): Promise<boolean>;
 }
 
 /** What update() may return: the new value, and tags merged into the existing ones as put() does. */

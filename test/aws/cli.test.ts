@@ -19,7 +19,8 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { secretPolicyDocument } from '../../functions/core/secret-policy.ts';
 import { EKU, issue, KU, p7b, type Issued } from '../helpers/pki.ts';
-import { deploy, objectVersions, PRINCIPALS, receivedAlerts, secretState, type Deployment } from './fixtures.ts';
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { createStateTable, deploy, objectVersions, PRINCIPALS, receivedAlerts, secretState, type Deployment } from './fixtures.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'sesame.js');
 const DAY = 86_400_000;
@@ -53,7 +54,7 @@ interface Run {
 const SDK_RUNTIME_NOTICE = /\(node:\d+\) Warning: NodeVersionSupportWarning:[\s\S]*?\(Use `node --trace-warnings \.\.\.` to show where the warning was created\)\n/g;
 
 /** Configuration that must never leak in from the machine running the tests. */
-const SESAME_AWS_VARS = ['SESAME_KMS_KEY_ID', 'SESAME_BUCKET', 'SESAME_ALERTS_TOPIC_ARN', 'SESAME_STACK', 'SESAME_SECRET_PRINCIPALS'];
+const SESAME_AWS_VARS = ['SESAME_KMS_KEY_ID', 'SESAME_BUCKET', 'SESAME_ALERTS_TOPIC_ARN', 'SESAME_STACK', 'SESAME_SECRET_PRINCIPALS', 'SESAME_STATE_TABLE', 'SESAME_PUBLIC_URL'];
 
 /** Every output of every command except `token` (whose purpose is to print the secret headers). */
 const printed: string[] = [];
@@ -976,6 +977,30 @@ describe('required: the intake bucket and the alerts topic come from the environ
     expect(await allObjectVersions(d.bucket)).toEqual([]);
     expect(await receivedAlerts(other.queueUrl)).toHaveLength(1);
     expect(await receivedAlerts(d.queueUrl)).toEqual([]);
+  });
+});
+
+describe('connect links from the CLI in AWS', () => {
+  it('finds the state table in the StateTable output: the link is kept there as its hash, for a credential that does not exist yet', async () => {
+    const table = await createStateTable();
+    await deploy({ extraOutputs: { StateTable: table } });
+    expectOk(await sesame(['tenant', 'add', 'cfa-paris', '--name', 'CFA Paris']));
+    const r = await sesame(['connect', 'cfa-paris', 'opco-akto', '--set', 'base_url=https://api.akto.example/convergence', '--json'], { env: { SESAME_PUBLIC_URL: 'https://sesame.example' } });
+    const link = JSON.parse(expectOk(r).stdout) as { url: string; expires_at: string };
+    const token = link.url.slice('https://sesame.example/connect/'.length);
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const items = (await new DynamoDBClient({}).send(new ScanCommand({ TableName: table }))).Items ?? [];
+    const record = items.find((i) => i.pk?.S === `link#${createHash('sha256').update(token).digest('hex')}`);
+    expect(JSON.parse(record?.data?.S ?? '{}')).toMatchObject({ tenant: 'cfa-paris', credential: 'opco-akto', status: 'open', created_by: 'cli', settings: { base_url: 'https://api.akto.example/convergence' } });
+    expect(JSON.stringify(items)).not.toContain(token);
+  });
+
+  it('without a state table, says in one line which output or variable to set', async () => {
+    await deploy();
+    expectOk(await sesame(['tenant', 'add', 'cfa-paris', '--name', 'CFA Paris']));
+    const r = await sesame(['connect', 'cfa-paris', 'opco-akto']);
+    expect(r.code, show(r)).not.toBe(0);
+    expect(errorLines(r), show(r)).toEqual([expect.stringMatching(/SESAME_STATE_TABLE/)]);
   });
 });
 

@@ -34,7 +34,7 @@ export interface Deployment {
  * the versioned intake bucket, the alerts topic (here with an SQS subscriber, to read
  * what was published), and a CloudFormation stack named `stackName` with Sesame's outputs.
  */
-export async function deploy(options: { stackName?: string; outputs?: boolean } = {}): Promise<Deployment> {
+export async function deploy(options: { stackName?: string; outputs?: boolean; extraOutputs?: Record<string, string> } = {}): Promise<Deployment> {
   const stackName = options.stackName ?? 'Sesame';
   const key = await new KMSClient({}).send(new CreateKeyCommand({ Description: 'Sesame test key' }));
   const kmsKeyArn = key.KeyMetadata?.Arn as string;
@@ -49,7 +49,7 @@ export async function deploy(options: { stackName?: string; outputs?: boolean } 
   const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn as string;
   await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn }));
   if (options.outputs !== false) {
-    const outputs = { KmsKeyArn: kmsKeyArn, IntakeBucket: bucket, AlertsTopicArn: topicArn, [SECRET_PRINCIPALS_OUTPUT]: PRINCIPALS.join(',') };
+    const outputs = { KmsKeyArn: kmsKeyArn, IntakeBucket: bucket, AlertsTopicArn: topicArn, [SECRET_PRINCIPALS_OUTPUT]: PRINCIPALS.join(','), ...options.extraOutputs };
     const template = {
       Resources: { Placeholder: { Type: 'AWS::CloudFormation::WaitConditionHandle' } },
       Outputs: Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, { Value: v }])),

@@ -185,8 +185,8 @@ describe('connect links in Chromium', { timeout: 60_000 }, () => {
     expect(text).toContain('AKTO');
     await client.getByRole('heading', { name: 'Étapes' }).waitFor();
     expect(await client.locator('ol > li').count()).toBeGreaterThan(0);
-    // Exactly the CFA key: EDITEUR/LOGICIEL/VERSION are never asked, and nothing stored is shown.
-    expect(await client.locator('form input').evaluateAll((els) => els.map((e) => `${(e as { name: string }).name}:${(e as { type: string }).type}`))).toEqual(['cfa_key:password']);
+    // The CFA key, and the end date the portal may show: EDITEUR/LOGICIEL/VERSION are never asked, and nothing stored is shown.
+    expect(await client.locator('form input').evaluateAll((els) => els.map((e) => `${(e as { name: string }).name}:${(e as { type: string }).type}`))).toEqual(['cfa_key:password', 'expires_at:date']);
     expect(await client.locator('input[name="cfa_key"]').inputValue()).toBe('');
     await shot('client-page-fr', client);
     // The same page in English.
@@ -198,6 +198,9 @@ describe('connect links in Chromium', { timeout: 60_000 }, () => {
 
   it('takes the key the client submits and confirms it, repeating no secret', async () => {
     await client.getByLabel('AKTO CFA key').fill(NEW_KEY);
+    // The date picker, as Chromium takes it: the day the portal shows, about half a year ahead.
+    const end = new Date(Date.now() + 180 * 86_400_000).toISOString().slice(0, 10);
+    await client.getByLabel('End of validity of the key').fill(end);
     await client.getByRole('button', { name: 'Store' }).click();
     await client.getByRole('heading', { level: 1, name: 'Thank you, it is stored' }).waitFor();
     const page = await client.content();
@@ -209,6 +212,8 @@ describe('connect links in Chromium', { timeout: 60_000 }, () => {
     const cred = await system.credentials.get('demo-cfa-lyon', 'opco-akto');
     expect((cred.fields as Record<string, unknown>).cfa_key).toBe(NEW_KEY);
     expect((cred.fields as Record<string, unknown>).editeur).toBe('Sesame');
+    // That day, ending in Paris.
+    expect((cred.fields as Record<string, unknown>).expires_at).toBe(`${end}T22:00:00.000Z`);
   });
 
   it('answers "this link is not valid" when the link is opened again, or submitted again', async () => {

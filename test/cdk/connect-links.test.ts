@@ -92,6 +92,8 @@ describe('the connect function', () => {
         // The pending key created with the stack's key only, and the Sesame resource policy, never a public one.
         `secretsmanager:CreateSecret ${secret(PENDING_KEY_PREFIX)} if {"StringEquals":{"secretsmanager:KmsKeyArn":"\${SecretsKey.Arn}"}}`,
         ...['sesame/', PENDING_KEY_PREFIX].map((p) => `secretsmanager:PutResourcePolicy ${secret(p)} if {"Bool":{"secretsmanager:BlockPublicPolicy":"true"}}`),
+        // The pending key pair destroyed once the credential holds it.
+        `secretsmanager:DeleteSecret ${secret(PENDING_KEY_PREFIX)}`,
         // Chorus EDI certificates where the intake puts them.
         's3:PutObject ${CertificateIntakeBucket.Arn}/accepted/*',
         's3:PutObject ${CertificateIntakeBucket.Arn}/rejected/*',
@@ -106,9 +108,10 @@ describe('the connect function', () => {
     expect(grantsOf(bare, 'ConnectFunction').map(unhashed)).toEqual(grantsOf(template, 'ConnectFunction').map(unhashed));
   });
 
-  it('lists and deletes no secret, reads no object back, and creates secrets under the pending-key prefix only', () => {
+  it('lists no secret, reads no object back, and creates and deletes secrets under the pending-key prefix only', () => {
     const grants = grantsOf(template, 'ConnectFunction');
-    expect(grants.filter((g) => /ListSecrets|secretsmanager:Delete|s3:Delete|Restore|Rotate|Replica|UpdateSecret|GetResourcePolicy|dynamodb:(Scan|UpdateItem|Batch)|s3:(GetObject|ListBucket)/.test(g))).toEqual([]);
+    expect(grants.filter((g) => g.startsWith('secretsmanager:DeleteSecret')).map((g) => g.split(' ')[1])).toEqual([secret(PENDING_KEY_PREFIX)]);
+    expect(grants.filter((g) => /ListSecrets|secretsmanager:Delete(?!Secret arn:\$\{AWS::Partition\}:secretsmanager:[^ ]*:secret:sesame-connect\/\*$)|s3:Delete|Restore|Rotate|Replica|UpdateSecret|GetResourcePolicy|dynamodb:(Scan|UpdateItem|Batch)|s3:(GetObject|ListBucket)/.test(g))).toEqual([]);
     expect(grants.filter((g) => g.startsWith('secretsmanager:CreateSecret')).map((g) => g.split(' ')[1])).toEqual([secret(PENDING_KEY_PREFIX)]);
     expect(grants.filter((g) => g.startsWith('secretsmanager:') && g.includes(':secret:sesame-apps/'))).toEqual([]);
     for (const g of grants.filter((x) => x.split(' ')[1]?.endsWith('*') && !/^(logs|xray):/.test(x))) {

@@ -24,9 +24,10 @@ describe('the expiry watch stack', () => {
     });
   });
 
-  it('lets the function list secrets, read and tag credentials, read tenants, and publish', () => {
+  it('lets the function list secrets, read and tag credentials, read tenants, publish, and destroy pending key pairs of links no longer usable', () => {
     const secret = (prefix: string) => `arn:\${AWS::Partition}:secretsmanager:eu-west-3:111122223333:secret:${prefix}*`;
     expect(grantsOf(template, 'ExpiryWatchFunction', ['secretsmanager', 'sns'])).toEqual([
+      `secretsmanager:DeleteSecret ${secret('sesame-connect/')}`,
       `secretsmanager:GetSecretValue ${secret('sesame-tenants/')}`,
       `secretsmanager:GetSecretValue ${secret('sesame/')}`,
       'secretsmanager:ListSecrets *',

@@ -271,6 +271,8 @@ describe('the admin function', () => {
         // Tenants and apps created as the CLI does: with the stack's key only, and the Sesame resource policy, never a public one.
         ...['sesame-apps/', 'sesame-tenants/'].map((p) => `secretsmanager:CreateSecret ${secret(p)} if {"StringEquals":{"secretsmanager:KmsKeyArn":"\${SecretsKey.Arn}"}}`),
         ...prefixes.map((p) => `secretsmanager:PutResourcePolicy ${secret(p)} if {"Bool":{"secretsmanager:BlockPublicPolicy":"true"}}`),
+        // A new connect link replaces the credential's earlier one, and destroys that one's pending FLA key pair.
+        `secretsmanager:DeleteSecret ${secret('sesame-connect/')}`,
         // Console uploads where the S3 intake puts them, and the last report read back.
         's3:PutObject ${CertificateIntakeBucket.Arn}/accepted/*',
         's3:PutObject ${CertificateIntakeBucket.Arn}/rejected/*',
@@ -292,12 +294,14 @@ describe('the admin function', () => {
     expect(grantsOf(withExternal, 'ConsoleAdmin').map(unhashed)).toEqual(grantsOf(withCognito, 'ConsoleAdmin').map(unhashed));
   });
 
-  it('holds no wildcard resource beyond ListSecrets, the stack’s secret prefixes and the bucket’s prefixes, and can delete nothing', () => {
+  it('holds no wildcard resource beyond ListSecrets, the stack’s secret prefixes and the bucket’s prefixes, and deletes nothing but pending key pairs', () => {
     const grants = grantsOf(withCognito, 'ConsoleAdmin', ['secretsmanager', 'kms', 's3', 'sns']);
-    for (const g of grants.filter((x) => x.split(' ')[1]?.includes('*'))) {
+    const pending = grants.filter((g) => /^secretsmanager:DeleteSecret [^ ]*:secret:sesame-connect\/\*$/.test(g));
+    expect(pending).toHaveLength(1);
+    for (const g of grants.filter((x) => x.split(' ')[1]?.includes('*') && !pending.includes(x))) {
       expect(g).toMatch(/^secretsmanager:ListSecrets \*$|:secret:(sesame\/|sesame-tenants\/|sesame-apps\/)\*( if .*)?$|^s3:(PutObject|GetObject) \$\{CertificateIntakeBucket[0-9A-F]+\.Arn\}\/(accepted|rejected|reports)\/\*$/);
     }
-    expect(grants.filter((g) => /Delete|Restore|Rotate|Replica|UpdateSecret|CancelRotate|ValidateResourcePolicy|GetResourcePolicy|GetObjectVersion|PutBucket/.test(g))).toEqual([]);
+    expect(grants.filter((g) => !pending.includes(g)).filter((g) => /Delete|Restore|Rotate|Replica|UpdateSecret|CancelRotate|ValidateResourcePolicy|GetResourcePolicy|GetObjectVersion|PutBucket/.test(g))).toEqual([]);
   });
 
   it('is among the principals of every Sesame secret, and creates secrets with that same list and the stack’s key', () => {

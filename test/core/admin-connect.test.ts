@@ -116,11 +116,21 @@ describe('creating a connect link from the admin API', () => {
     expect((await call(PATH('acme', 'opco-akto'), {}, null)).status).toBe(401);
   });
 
-  it('answers 404 for an unknown credential or tenant, 400 for a malformed one', async () => {
-    const noCredential = await call(PATH('acme', 'opco-atlas'));
-    expect(noCredential).toMatchObject({ status: 404, json: { code: 'unknown_credential' } });
-    expect(schemaOf('404')?.(noCredential.json)).toBe(true);
-    expect(await call(PATH('nobody', 'opco-akto'))).toMatchObject({ status: 404, json: { code: 'unknown_tenant' } });
+  it('makes a link for a credential the tenant does not have yet, in the environment and with the settings given', async () => {
+    const { status, json } = await call(PATH('acme', 'fla-new'), { environment: 'acceptance', settings: { quality: 'employer' } });
+    expect(status, JSON.stringify(json)).toBe(201);
+    expect(schemaOf('201')?.(json)).toBe(true);
+    const token = (json as { url: string }).url.split('/connect/')[1] as string;
+    const item = await system.state?.get(`link#${linkHash(token)}`, 'link');
+    expect(item?.data).toMatchObject({ credential: 'fla-new', kind: 'fla', environment: 'acceptance', settings: { quality: 'employer' } });
+    expect(await call(PATH('acme', 'fla-new'), { environment: 'sandbox' })).toMatchObject({ status: 400, json: { code: 'invalid_request', field: 'environment' } });
+    expect(await call(PATH('acme', 'fla-new'), { settings: { private_key: 'x' } })).toMatchObject({ status: 400, json: { code: 'invalid_request' } });
+  });
+
+  it('answers 404 for an unknown tenant, 400 for a malformed credential', async () => {
+    const noTenant = await call(PATH('nobody', 'opco-akto'));
+    expect(noTenant).toMatchObject({ status: 404, json: { code: 'unknown_tenant' } });
+    expect(schemaOf('404')?.(noTenant.json)).toBe(true);
     expect(await call(PATH('acme', 'no-such-kind'))).toMatchObject({ status: 400, json: { code: 'invalid_request' } });
     expect(await call(PATH('acme', 'Opco-Akto'))).toMatchObject({ status: 400 });
   });

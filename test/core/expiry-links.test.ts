@@ -47,7 +47,12 @@ const outbox = async (): Promise<Notification[]> => {
   const files = (await readdir(join(home, 'outbox')).catch(() => [] as string[])).sort();
   return Promise.all(files.map(async (f) => JSON.parse(await readFile(join(home, 'outbox', f), 'utf8')) as Notification));
 };
-const partitions = async () => (await readdir(join(home, 'state')).catch(() => [] as string[])).filter((f) => f.endsWith('.json')).length;
+/** Link records made: one partition each (the credential's index partition, `links#…`, is not one). */
+const partitions = async () => {
+  const files = (await readdir(join(home, 'state')).catch(() => [] as string[])).filter((f) => f.endsWith('.json'));
+  const pks = await Promise.all(files.map(async (f) => (JSON.parse(await readFile(join(home, 'state', f), 'utf8')) as { pk: string }).pk));
+  return pks.filter((pk) => pk.startsWith('link#')).length;
+};
 const URL_PATTERN = /https:\/\/sesame\.example\/connect\/([A-Za-z0-9_-]{43})/g;
 const tokensIn = (text: string) => [...new Set([...text.matchAll(URL_PATTERN)].map((m) => m[1] as string))];
 const atlasIn = (days: number) => system.credentials.set({ tenant: 'cfa-paris', credential: 'opco-atlas', fields: { cfa_key: 'k', expires_at: new Date(clock.now().getTime() + days * DAY).toISOString() } });
@@ -168,5 +173,17 @@ describe('expiry alerts with a connect link', () => {
     expect(tokensIn(n?.message as string)).toEqual([]);
     expect(summary.alerts[0]).not.toHaveProperty('link_expires_at');
     expect(log.lines.some((l) => l.includes('expiry alert sent without a connect link'))).toBe(true);
+  });
+
+  it('destroys, in the same run, the pending FLA key pair of a link that lapsed unused', async () => {
+    const link = await system.connect!.create({ tenant: 'cfa-paris', credential: 'fla', environment: 'acceptance', settings: { quality: 'employer' }, createdBy: 'op', valid: '1h' });
+    const token = link.url.split('/connect/')[1] as string;
+    await system.connect!.view(token);
+    const name = `sesame-connect/${linkHash(token)}`;
+    expect(await system.store.get(name)).toBeDefined();
+    clock.advance(2 * 3600_000);
+    await check();
+    expect(await system.store.get(name)).toBeUndefined();
+    expect(log.lines.join('\n')).toContain('pending key pairs discarded');
   });
 });

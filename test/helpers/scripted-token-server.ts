@@ -12,7 +12,7 @@ export type Step =
 
 export interface ScriptedServer {
   url: string;
-  requests: { form: URLSearchParams; headers: IncomingMessage['headers'] }[];
+  requests: { method: string; url: string; form: URLSearchParams; headers: IncomingMessage['headers'] }[];
   /** Steps consumed in order; the last one repeats. */
   script(steps: Step[]): void;
   close(): Promise<void>;
@@ -29,7 +29,7 @@ export async function startScriptedServer(initial: Step[] = [{ status: 200, body
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      requests.push({ form: new URLSearchParams(Buffer.concat(chunks).toString('utf8')), headers: req.headers });
+      requests.push({ method: req.method ?? '', url: req.url ?? '', form: new URLSearchParams(Buffer.concat(chunks).toString('utf8')), headers: req.headers });
       const step = steps[Math.min(index, steps.length - 1)] as Step;
       index += 1;
       if ('hang' in step) {

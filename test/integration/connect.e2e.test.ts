@@ -304,7 +304,9 @@ describe('FLA on a connect link', () => {
     expect(vended.access_token).toBeTruthy();
     expect((await http(`${path}/certificate.cer`)).status).toBe(404);
     // The pending copy of the key is emptied.
-    expect(JSON.stringify((await system.store.get(`sesame-connect/${linkHash(path.slice(9))}`))?.value)).not.toContain('PRIVATE');
+    // The pending copy is destroyed, every version of it: the credential alone holds the key.
+    expect(await system.store.get(`sesame-connect/${linkHash(path.slice(9))}`)).toBeUndefined();
+    expect(await system.store.getPrevious(`sesame-connect/${linkHash(path.slice(9))}`)).toBeUndefined();
   });
 
   it('asks the capacity when no credential tells it', async () => {

@@ -451,7 +451,14 @@ describe('sesame dev', () => {
         child.on('exit', (code) => reject(new Error(`dev exited ${code}: ${out}`)));
         check();
       });
-    return { child, until, stop: async () => void (child.kill('SIGTERM'), await rm(home, { recursive: true, force: true })) };
+    // The folder goes once the process is gone: until then it may still write its outbox.
+    const exited = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+    const stop = async () => {
+      child.kill('SIGTERM');
+      await exited;
+      await rm(home, { recursive: true, force: true });
+    };
+    return { child, until, stop };
   }
 
   it('prints the console URL and the demo login with --json, and that login works', async () => {

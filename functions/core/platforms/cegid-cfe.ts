@@ -86,5 +86,6 @@ export default definePlatform<CegidFields>({
       { name: 'api_key_secret', label: { fr: 'Secret de la clé d’API', en: 'API key secret' }, type: 'secret' },
     ],
     requested: ['api_key_id', 'api_key_secret'],
+    settings: ['base_url', 'review_at'],
   },
 });

@@ -111,8 +111,9 @@ export default definePlatform<PisteFields>({
       { name: 'client_secret', label: { fr: 'PISTE client_secret', en: 'PISTE client_secret' }, type: 'secret' },
     ],
     requested: ['account_login', 'account_password'],
+    settings: ['client_id', 'token_endpoint', 'scope', 'base_url'],
     // A new password starts its 424 days today.
     merge: (stored, submitted, { now }) => ({ ...stored, ...submitted, ...('account_password' in submitted ? { password_changed_at: now.toISOString() } : {}) }),
-    check: 'token',
+    check: true,
   },
 });

@@ -69,3 +69,35 @@ export function addMonths(d: Date, months: number): Date {
   r.setUTCDate(Math.min(day, last));
   return r;
 }
+
+/**
+ * The end of a day given as `YYYY-MM-DD` by a French platform, at the latest: midnight in
+ * Paris is 22:00 or 23:00 UTC, and 22:00 UTC is never after it.
+ */
+export const endOfFrenchDay = (ymd: string): Date => new Date(`${ymd}T22:00:00.000Z`);
+
+const YMD = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DMY = /^(\d{2})\/(\d{2})\/(\d{4})$/;
+
+/** `YYYY-MM-DD` when it is a real calendar day, else undefined. */
+export function calendarDay(value: string): string | undefined {
+  const m = YMD.exec(value);
+  if (!m) return undefined;
+  const d = new Date(`${value}T00:00:00.000Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === value ? value : undefined;
+}
+
+/**
+ * A platform's end-of-validity date as it answers it: `YYYY-MM-DD`, `DD/MM/YYYY` (a day,
+ * ending in Paris) or a full ISO timestamp. Undefined for anything else.
+ */
+export function parseEndOfValidity(value: unknown): Date | undefined {
+  if (typeof value !== 'string') return undefined;
+  const v = value.trim();
+  const dmy = DMY.exec(v);
+  const day = calendarDay(dmy ? `${dmy[3]}-${dmy[2]}-${dmy[1]}` : v);
+  if (day) return endOfFrenchDay(day);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v)) return undefined;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : new Date(t);
+}

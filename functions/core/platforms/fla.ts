@@ -241,6 +241,7 @@ export default definePlatform<FlaFields>({
       },
     ],
     requested: ['client_id'],
-    check: 'token',
+    settings: ['quality', 'token_endpoint', 'base_url'],
+    check: true,
   },
 });

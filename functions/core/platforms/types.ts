@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import type { Clock } from '../ports.ts';
+import type { Clock, HttpClient } from '../ports.ts';
+import type { RetryPolicy } from '../oauth.ts';
 import type { CertificateProfile, ProfileName } from '../certificates/profile.ts';
 import type { Steps, Text } from '../text.ts';
 
@@ -15,6 +16,21 @@ export interface PlatformContext {
   environment: Environment;
   clock: Clock;
 }
+
+/** What a platform's own check of a credential may use: the network, and the tenant's public identifiers. */
+export interface ProbeContext extends PlatformContext {
+  http: HttpClient;
+  retry: RetryPolicy;
+  /** The tenant's registration numbers (an OPCO's key-information endpoint asks the SIREN). */
+  tenantIds: { siren?: string; siret?: string; bce?: string };
+}
+
+/**
+ * What a platform's check learned: the credential works (and perhaps its real end of
+ * validity), or it cannot be checked and why. A refusal or an unreachable platform is
+ * thrown as SesameError `upstream_rejected` / `upstream_unavailable`.
+ */
+export type PlatformProbe = { status: 'ok'; expiresAt?: Date; note: Text } | { status: 'not_testable'; reason: Text };
 
 /** A date after which the credential stops working upstream. */
 export interface Expiry {
@@ -84,6 +100,12 @@ export interface Platform<F = unknown> {
   expiries(fields: F, ctx: PlatformContext): Expiry[];
   /** What to send upstream; throws SesameError when the kind has nothing to vend. */
   material(fields: F, ctx: PlatformContext): Material;
+  /**
+   * Checks upstream that the credential works, without serving anything. Without it,
+   * kinds whose material is OAuth are checked by obtaining a token (functions/core/probe.ts);
+   * other kinds cannot be checked.
+   */
+  probe?(fields: F, ctx: ProbeContext): Promise<PlatformProbe>;
   /** Only for kinds that authenticate with a signed client assertion. */
   assertion?(fields: F, ctx: PlatformContext): Promise<AssertionMaterial>;
   /** How a person renews what expires, on that platform. */
@@ -109,7 +131,7 @@ export interface ConnectField {
   name: string;
   label: Text;
   /** `secret`: a password input, never echoed back; `file`: a certificate upload. */
-  type: 'text' | 'secret' | 'number' | 'select' | 'file';
+  type: 'text' | 'secret' | 'number' | 'select' | 'file' | 'date';
   hint?: Text;
   options?: readonly { value: string; label: Text }[];
   min?: number;
@@ -146,10 +168,15 @@ export interface ConnectSpec {
   /** Every field the page may ask for; `requested` is what a link asks by default. */
   fields: readonly ConnectField[];
   requested: readonly string[];
+  /**
+   * Non-secret fields an operator may set when making a link (an OPCO's API address, a
+   * PISTE client id…): never asked of the client, never a secret.
+   */
+  settings?: readonly string[];
   /** The submitted fields merged into the stored ones (default: stored, then submitted). */
   merge?(stored: Record<string, unknown>, submitted: Record<string, unknown>, context: ConnectMergeContext): Record<string, unknown>;
-  /** Obtain a token with the new fields before storing them. */
-  check?: 'token';
+  /** Check the new fields upstream before storing them (functions/core/probe.ts): a token, an OPCO's key information. */
+  check?: boolean;
 }
 
 export interface AcceptedCertificate {

@@ -210,7 +210,7 @@ export interface paths {
         put?: never;
         /**
          * Create a one-time connect link for a credential
-         * @description The tenant's own administrator opens the link, follows the platform's steps and hands the credential over; it works once, until `expires_at`. The operator's `sub` is recorded as its creator.
+         * @description The tenant's own administrator opens the link, follows the platform's steps and hands the credential over; it works once, until `expires_at`. The credential may not exist yet: the link creates it. A new link replaces the credential's earlier open one. The operator's `sub` is recorded as its creator.
          */
         post: operations["adminCreateConnectLink"];
         delete?: never;
@@ -565,6 +565,15 @@ export interface components {
              * @description Also send the link by email: one of the tenant's alert addresses (the alerts topic delivers it to every alert address of the tenant and to the operator).
              */
             email?: string;
+            /**
+             * @description For a credential that does not exist yet: its environment (default: the platform's first). An existing credential keeps its own.
+             * @enum {string}
+             */
+            environment?: "production" | "acceptance" | "sandbox";
+            /** @description Non-secret fields the operator sets for the credential, stored with what the client submits: `base_url`, `editeur`, `logiciel`, `version` (OPCO), `client_id`, `token_endpoint`, `scope`, `base_url` (PISTE), `quality`, `token_endpoint`, `base_url` (FLA), `base_url`, `review_at` (Cegid). */
+            settings?: {
+                [key: string]: string;
+            };
         };
         ConnectLinkCreated: {
             /**

@@ -4,6 +4,7 @@ import { useI18n } from '../i18n.tsx';
 import { href, navigate } from '../router.ts';
 import type { TenantChanges, TenantView } from '../types.ts';
 import { ErrorBox, Loading, PageTitle, splitList, useAsync } from '../ui.tsx';
+import { NewCredentialLink } from './connect-new.tsx';
 
 interface Form {
   id: string;
@@ -184,6 +185,7 @@ export function TenantEdit({ id }: { id: string }) {
           />
         </section>
       )}
+      {data.state === 'done' && <NewCredentialLink key={data.value.id} tenant={data.value} />}
     </>
   );
 }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { SesameError } from '../../errors.ts';
 import type { Steps, Text } from '../../text.ts';
-import { addMonths, endpointUrl, headerName, isoDate, text } from '../fields.ts';
-import { definePlatform, type ConnectField, type ConnectSpec, type ExpiryName, type Platform, type PlatformNames } from '../types.ts';
+import { addMonths, endpointUrl, headerName, isoDate, parseEndOfValidity, text } from '../fields.ts';
+import { definePlatform, type ConnectField, type ConnectSpec, type ExpiryName, type Platform, type PlatformNames, type PlatformProbe, type ProbeContext } from '../types.ts';
 
 /**
  * The Convergence CFA/OPCO API (source doc 000): one CFA_KEY per (CFA, OPCO), sent as
@@ -56,12 +56,25 @@ function opcoConnect(def: OpcoDefinition): ConnectSpec {
       max: def.maxLifetimeMonths,
       optional: true,
     });
+  } else {
+    // Without a lifetime rule the end date is the portal's to tell; the key-information check corrects it where it can.
+    fields.push({
+      name: 'expires_at',
+      label: { fr: 'Date de fin de validité de la clé', en: 'End of validity of the key' },
+      hint: { fr: 'Si le portail l’indique ; sinon laisser vide.', en: 'If the portal shows it; otherwise leave empty.' },
+      type: 'date',
+      optional: true,
+    });
   }
   return {
     ...page,
     mode: 'form',
     fields,
-    requested: fields.map((f) => f.name),
+    // The end date is offered, not asked: optional fields are on every page.
+    requested: def.maxLifetimeMonths ? ['cfa_key', 'lifetime_months'] : ['cfa_key'],
+    settings: ['base_url', 'editeur', 'logiciel', 'version'],
+    // The OPCO's key-information endpoint, where the credential has its base URL.
+    check: true,
     // A new key: the old one's dates go; issued_at becomes today (prepare() derives the end from the lifetime).
     // The integrator's EDITEUR/LOGICIEL/VERSION: from the credential, else the configuration; never asked.
     merge: (stored, submitted, { now, integrator: i }) => {
@@ -70,6 +83,72 @@ function opcoConnect(def: OpcoDefinition): ConnectSpec {
       return { ...headers, ...kept, ...submitted, issued_at: now.toISOString() };
     },
   };
+}
+
+/** The first `dateFinValidite` in a key-information answer, whatever object or list wraps it. */
+function endOfValidityIn(body: unknown, depth = 0): unknown {
+  if (depth > 3 || typeof body !== 'object' || body === null) return undefined;
+  if (Array.isArray(body)) {
+    for (const item of body) {
+      const found = endOfValidityIn(item, depth + 1);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  const record = body as Record<string, unknown>;
+  if ('dateFinValidite' in record) return record.dateFinValidite;
+  for (const value of Object.values(record)) {
+    const found = endOfValidityIn(value, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
+ * `GET <base_url>/v2/cfakeyinfo?siren=…` with the key (PROVIDERS.md, Convergence CFA/OPCO):
+ * some OPCOs answer the key's real end of validity. A 401/403 is a refused key; a
+ * 404 or 405 says this OPCO offers no such endpoint, which is not the key's fault.
+ */
+async function keyInformation(def: OpcoDefinition, baseUrl: string | undefined, headers: Record<string, string>, ctx: ProbeContext): Promise<PlatformProbe> {
+  if (!baseUrl) {
+    return {
+      status: 'not_testable',
+      reason: {
+        fr: `Aucune adresse de l’API ${def.name} (base_url) n’est enregistrée pour cet identifiant : la clé ne peut pas être vérifiée.`,
+        en: `No ${def.name} API address (base_url) is stored for this credential: the key cannot be checked.`,
+      },
+    };
+  }
+  const siren = ctx.tenantIds.siren ?? ctx.tenantIds.siret?.slice(0, 9);
+  if (!siren) {
+    return {
+      status: 'not_testable',
+      reason: {
+        fr: `Le client n’a pas de SIREN enregistré (sesame tenant set ${ctx.tenant} --siren …) : l’API ${def.name} le demande pour vérifier la clé.`,
+        en: `The tenant has no SIREN (sesame tenant set ${ctx.tenant} --siren …): the ${def.name} API asks for it to check the key.`,
+      },
+    };
+  }
+  const url = `${baseUrl.replace(/\/+$/, '')}/v2/cfakeyinfo?siren=${siren}`;
+  const res = await ctx.http.request({ method: 'GET', url: url, headers: { ...headers, accept: 'application/json' }, timeoutMs: ctx.retry.timeoutMs });
+  const where = `${def.name} key information (${url.slice(0, url.indexOf('?'))})`;
+  if (res.status === 404 || res.status === 405 || res.status === 501) {
+    return {
+      status: 'not_testable',
+      reason: { fr: `${def.name} ne propose pas l’appel d’information sur la clé (réponse ${res.status}) : la clé ne peut pas être vérifiée.`, en: `${def.name} does not offer the key-information call (answer ${res.status}): the key cannot be checked.` },
+    };
+  }
+  if (res.status === 429 || res.status >= 500) throw new SesameError('upstream_unavailable', `${where} answered ${res.status}`, { details: { upstream_status: res.status } });
+  if (res.status < 200 || res.status >= 300) throw new SesameError('upstream_rejected', `${where} refused the key (${res.status})`, { details: { upstream_status: res.status } });
+  let body: unknown;
+  try {
+    body = JSON.parse(res.body);
+  } catch {
+    body = undefined;
+  }
+  const end = parseEndOfValidity(endOfValidityIn(body));
+  if (!end) return { status: 'ok', note: { fr: `${def.name} reconnaît la clé, sans indiquer sa fin de validité.`, en: `${def.name} recognises the key, without telling its end of validity.` } };
+  return { status: 'ok', expiresAt: end, note: { fr: `${def.name} reconnaît la clé.`, en: `${def.name} recognises the key.` } };
 }
 
 export function defineOpco(def: OpcoDefinition): Platform<unknown> {
@@ -91,6 +170,14 @@ export function defineOpco(def: OpcoDefinition): Platform<unknown> {
   type OpcoFields = z.infer<typeof schema>;
   const cfaKey: ExpiryName = { fr: `clé CFA ${def.name}`, en: `${def.name} CFA key`, short: `${def.name} key` };
   const names: PlatformNames = { short: def.name, expiries: { 'cfa-key': cfaKey } };
+  const headersOf = (f: OpcoFields): Record<string, string> => {
+    const n = f.header_names ?? {};
+    const headers: Record<string, string> = { [n.api_key ?? 'X-API-KEY']: f.cfa_key };
+    if (f.editeur) headers[n.editeur ?? 'EDITEUR'] = f.editeur;
+    if (f.logiciel) headers[n.logiciel ?? 'LOGICIEL'] = f.logiciel;
+    if (f.version) headers[n.version ?? 'VERSION'] = f.version;
+    return headers;
+  };
 
   return definePlatform<OpcoFields>({
     kind: `opco-${def.id}`,
@@ -117,13 +204,11 @@ export function defineOpco(def: OpcoDefinition): Platform<unknown> {
     expiries(f) {
       return f.expires_at ? [{ what: cfaKey, at: new Date(f.expires_at) }] : [];
     },
+    probe(f, ctx) {
+      return keyInformation(def, f.base_url, headersOf(f), ctx);
+    },
     material(f) {
-      const n = f.header_names ?? {};
-      const headers: Record<string, string> = { [n.api_key ?? 'X-API-KEY']: f.cfa_key };
-      if (f.editeur) headers[n.editeur ?? 'EDITEUR'] = f.editeur;
-      if (f.logiciel) headers[n.logiciel ?? 'LOGICIEL'] = f.logiciel;
-      if (f.version) headers[n.version ?? 'VERSION'] = f.version;
-      return { type: 'static', headers, baseUrl: f.base_url ?? null, expiresAt: f.expires_at ? new Date(f.expires_at) : null };
+      return { type: 'static', headers: headersOf(f), baseUrl: f.base_url ?? null, expiresAt: f.expires_at ? new Date(f.expires_at) : null };
     },
     renewal: def.renewal ?? GENERIC_RENEWAL(def.name),
     // Each OPCO's CFA_KEY is generated by the CFA's administrator on the OPCO's extranet.
