@@ -57,7 +57,7 @@ export class SesameStack extends Stack {
     const { throttle, domain } = config ?? {};
     this.vault = new SecretsVault(this, 'Secrets');
     this.state = new StateTable(this, 'State', { key: this.vault.key });
-    this.tokenApi = new TokenApi(this, 'TokenApi', { vault: this.vault, ...(throttle ? { throttle } : {}), ...(domain ? { domain } : {}) });
+    this.tokenApi = new TokenApi(this, 'TokenApi', { vault: this.vault, state: this.state, ...(throttle ? { throttle } : {}), ...(domain ? { domain } : {}) });
     this.alerts = new Alerts(this, 'Alerts', { vault: this.vault });
     this.intake = new CertificateIntake(this, 'CertificateIntake', { vault: this.vault, alerts: this.alerts, ...(chorusPolicyOids ? { chorusPolicyOids } : {}), ...(testPolicyOids ? { testPolicyOids } : {}), ...(chorusTrustAnchorsFile ? { chorusTrustAnchorsFile } : {}) });
     this.expiry = new ExpiryWatch(this, 'ExpiryWatch', { vault: this.vault, alerts: this.alerts, recipients, ...(thresholds ? { thresholds } : {}) });

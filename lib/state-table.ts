@@ -3,6 +3,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { TOKEN_CACHE_PURPOSE, TOKEN_ITEM_PREFIX } from '../functions/core/shared-tokens.ts';
 
 /**
  * The schema the DynamoDB adapter (functions/adapters/dynamo-state-store.ts) relies on,
@@ -17,6 +18,9 @@ export const STATE_TABLE_SCHEMA = {
 
 /** The DynamoDB actions the StateStore port needs, and no other (no Scan, no UpdateItem, no batch calls). */
 export const STATE_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'] as const;
+
+/** What the shared token cache does on the table: read an item, write one conditionally. Nothing else. */
+export const TOKEN_CACHE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem'] as const;
 
 /**
  * The state table of DESIGN.md: small records with optimistic concurrency (connect
@@ -50,6 +54,36 @@ export class StateTable extends Construct {
   }
 
   /**
+   * What the shared token cache (functions/core/shared-tokens.ts) needs, and nothing
+   * more: GetItem and PutItem on items whose partition key starts with `token#` (the
+   * `dynamodb:LeadingKeys` condition: the token function cannot read or write a link or
+   * an audit record), the table's key through DynamoDB, and the key itself for the data
+   * keys that seal tokens, only under the cache's encryption context (so this grant
+   * decrypts nothing else the key protects: not a secret, not another item).
+   */
+  grantTokenCache(grantee: iam.IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [...TOKEN_CACHE_ACTIONS],
+        resources: [this.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${TOKEN_ITEM_PREFIX}*`] } },
+      }),
+    );
+    this.grantKeyViaDynamo(grantee);
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        // GenerateDataKey: a data key to seal new tokens; Decrypt: the data key of a token another container sealed.
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [this.key.keyArn],
+        conditions: {
+          StringEquals: Object.fromEntries(Object.entries(TOKEN_CACHE_PURPOSE).map(([k, v]) => [`kms:EncryptionContext:${k}`, v])),
+          'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': Object.keys(TOKEN_CACHE_PURPOSE) },
+        },
+      }),
+    );
+  }
+
+  /**
    * What a function needs to use the StateStore port on this table, and nothing more
    * (not table.grantReadWriteData(), which adds Scan, UpdateItem, the batch calls and
    * stream reads). The table has no index: the table ARN is the only resource.
@@ -64,6 +98,10 @@ export class StateTable extends Construct {
         resources: [this.table.tableArn],
       }),
     );
+    this.grantKeyViaDynamo(grantee);
+  }
+
+  private grantKeyViaDynamo(grantee: iam.IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
         // DynamoDB decrypts the table's key with the caller's permission (Decrypt, DescribeKey to check the key's state)

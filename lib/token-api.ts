@@ -10,6 +10,7 @@ import { ROUTES } from '../functions/core/api.ts';
 import { AUTHORIZER_CACHE_SECONDS } from '../functions/core/apps.ts';
 import { sesameFunction } from './function.ts';
 import { SECRET_PREFIXES, type SecretsVault } from './secrets-vault.ts';
+import type { StateTable } from './state-table.ts';
 
 /**
  * The token API: an HTTP API whose authenticated routes go through a Lambda
@@ -25,13 +26,29 @@ export class TokenApi extends Construct {
   readonly tokenFunction: NodejsFunction;
   readonly authorizerFunction: NodejsFunction;
 
-  constructor(scope: Construct, id: string, props: { vault: SecretsVault; throttle?: { rateLimit: number; burstLimit: number }; domain?: { name: string; certificateArn: string } }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: {
+      vault: SecretsVault;
+      /** With it, the token function shares access tokens across its containers (functions/core/shared-tokens.ts). */
+      state?: StateTable;
+      throttle?: { rateLimit: number; burstLimit: number };
+      domain?: { name: string; certificateArn: string };
+    },
+  ) {
     super(scope, id);
     this.tokenFunction = sesameFunction(this, 'Token', 'functions/token/handler.ts', { description: 'Sesame token vending', serviceName: 'sesame-token' });
     this.authorizerFunction = sesameFunction(this, 'Authorizer', 'functions/authorizer/handler.ts', { description: 'Sesame app key authorizer', serviceName: 'sesame-authorizer', timeout: Duration.seconds(10) });
 
     // The token function reads credentials and tenant records to mint tokens.
     props.vault.grantRead(this.tokenFunction, SECRET_PREFIXES.credentials, SECRET_PREFIXES.tenants);
+    // One upstream call per token lifetime across containers: token items of the state table, sealed under the stack's key.
+    if (props.state) {
+      props.state.grantTokenCache(this.tokenFunction);
+      this.tokenFunction.addEnvironment('SESAME_STATE_TABLE', props.state.tableName);
+      this.tokenFunction.addEnvironment('SESAME_TOKEN_CACHE_KEY', props.vault.key.keyArn);
+    }
     // Only the authorizer reads app records, to check app keys.
     props.vault.grantRead(this.authorizerFunction, SECRET_PREFIXES.apps);
 

@@ -16,6 +16,9 @@ import type { TrustAnchors } from '../core/certificates/profile.ts';
 import { runExpiryCheck, type ExpirySummary } from '../core/expiry.ts';
 import { Connect, integratorFromEnv, publicUrlFromEnv, type Integrator } from '../core/connect.ts';
 import type { StateStore } from '../core/ports.ts';
+import { SharedTokenCache } from '../core/shared-tokens.ts';
+import { KmsSealer } from './kms-sealer.ts';
+import { LocalSealer } from './local-sealer.ts';
 import { DynamoStateStore } from './dynamo-state-store.ts';
 import { LocalStateStore } from './local-state-store.ts';
 import { LocalObjectStore } from './local-object-store.ts';
@@ -53,6 +56,8 @@ export interface System {
   state?: StateStore;
   /** Connect links, when the system has a state store. */
   connect?: Connect;
+  /** The broker's shared token cache, when it has one (its counters feed metrics). */
+  sharedTokens?: SharedTokenCache;
 }
 
 export interface SystemDeps {
@@ -77,6 +82,8 @@ export interface SystemDeps {
   integrator?: Integrator;
   /** Base URL of connect links. Default: SESAME_PUBLIC_URL, else http://127.0.0.1:8787. */
   publicUrl?: string;
+  /** The second level of the broker's token cache, shared with other instances over a state store. */
+  sharedTokens?: SharedTokenCache;
 }
 
 export function buildSystem(deps: SystemDeps): System {
@@ -84,7 +91,7 @@ export function buildSystem(deps: SystemDeps): System {
   const tenants = new Tenants(deps.store, clock);
   const credentials = new Credentials(deps.store, tenants, clock);
   const apps = new Apps(deps.store, tenants, clock);
-  const broker = new Broker({ credentials, http: deps.http ?? new FetchHttpClient(), clock, log: deps.log }, deps.broker);
+  const broker = new Broker({ credentials, http: deps.http ?? new FetchHttpClient(), clock, log: deps.log, ...(deps.sharedTokens ? { shared: deps.sharedTokens } : {}) }, deps.broker);
   const appCache = new AppRecordCache((app) => apps.find(app), clock, { ttlMs: (deps.appCacheSeconds ?? APP_CACHE_SECONDS) * 1000, ...(deps.appStamp ? { stamp: deps.appStamp } : {}) });
   const { objects, notifier } = deps;
   const intakeDeps: IntakeDeps | undefined =
@@ -127,6 +134,7 @@ export function buildSystem(deps: SystemDeps): System {
     ...(notifier ? { notifier } : {}),
     ...(deps.state ? { state: deps.state } : {}),
     ...(connect ? { connect } : {}),
+    ...(deps.sharedTokens ? { sharedTokens: deps.sharedTokens } : {}),
   };
 }
 
@@ -149,6 +157,13 @@ export function localAppStamp(home: string): (app: string) => string | undefined
 export async function localSystem(config: Config, log: Log, overrides: Partial<SystemDeps> = {}): Promise<System> {
   const clock = overrides.clock ?? systemClock;
   const store = overrides.store ?? (await LocalSecretStore.open(config.home, clock));
+  const state = overrides.state ?? new LocalStateStore(config.home, clock);
+  // Shared by every local process on this home (sesame dev and the CLI), sealed with a key derived from the local key.
+  const sharedTokens =
+    overrides.sharedTokens ??
+    (config.sharedTokens?.enabled
+      ? new SharedTokenCache({ state, sealer: await LocalSealer.open(config.home), clock, log }, { leaseSeconds: config.sharedTokens.leaseSeconds, refreshMarginSeconds: config.broker.refreshMarginSeconds })
+      : undefined);
   return buildSystem({
     store,
     // The store's own files when it is the one at config.home; another store is never cached.
@@ -163,7 +178,8 @@ export async function localSystem(config: Config, log: Log, overrides: Partial<S
     testPolicyOids: config.testPolicyOids,
     ...(config.trustAnchors ? { trustAnchors: config.trustAnchors } : {}),
     thresholds: config.thresholds,
-    state: new LocalStateStore(config.home, clock),
+    state,
+    ...(sharedTokens ? { sharedTokens } : {}),
     ...overrides,
   });
 }
@@ -177,6 +193,14 @@ export interface AwsSystemOptions {
 
 export function awsSystem(config: Config, log: Log, options: AwsSystemOptions = {}): System {
   const store = new AwsSecretStore(options.client ?? new SecretsManagerClient({}), options.creation ? { creation: options.creation } : {});
+  const clock = options.clock ?? systemClock;
+  const state = config.stateTable ? new DynamoStateStore(config.stateTable, undefined, clock) : undefined;
+  // The token function's second-level cache: only where the stack gives it the sealing key (SESAME_TOKEN_CACHE_KEY).
+  const shared = config.sharedTokens;
+  const sharedTokens =
+    state && shared?.enabled && shared.kmsKeyId
+      ? new SharedTokenCache({ state, sealer: new KmsSealer(shared.kmsKeyId, undefined, { clock }), clock, log }, { leaseSeconds: shared.leaseSeconds, refreshMarginSeconds: config.broker.refreshMarginSeconds })
+      : undefined;
   const system = buildSystem({
     store,
     ...(options.clock ? { clock: options.clock } : {}),
@@ -190,7 +214,8 @@ export function awsSystem(config: Config, log: Log, options: AwsSystemOptions = 
     ...(config.trustAnchors ? { trustAnchors: config.trustAnchors } : {}),
     thresholds: config.thresholds,
     // Connect links (system.connect) exist only with the state table; its TTL hides expired items on the same clock.
-    ...(config.stateTable ? { state: new DynamoStateStore(config.stateTable, undefined, options.clock ?? systemClock) } : {}),
+    ...(state ? { state } : {}),
+    ...(sharedTokens ? { sharedTokens } : {}),
   });
   return config.bucket ? { ...system, bucket: config.bucket } : system;
 }

@@ -2,6 +2,7 @@ import type { Principal } from './apps.ts';
 import type { Broker } from './broker.ts';
 import { describeError, SesameError, toProblem } from './errors.ts';
 import { openApiDocument } from './openapi.ts';
+import { audit, type AuditSink } from './audit.ts';
 import type { Log } from './ports.ts';
 
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -115,11 +116,15 @@ export class Api {
     private readonly broker: Broker,
     private readonly log: Log,
     private readonly version: string,
+    private readonly audit?: AuditSink,
   ) {}
 
   async handle(req: ApiRequest): Promise<ApiResponse> {
+    // Known once the route matched: a refusal of a token or an assertion is audited too.
+    let vended: { operation: 'token' | 'assertion'; tenant: string; credential: string } | undefined;
     try {
       const { route, params } = matchRoute(req.method, req.path);
+      if (route.operation === 'token' || route.operation === 'assertion') vended = { operation: route.operation, tenant: params.tenant ?? '', credential: params.credential ?? '' };
       if (route.auth && !req.principal) throw new SesameError('unauthorized', 'a valid app key is required: Authorization: Bearer <app key>');
       checkBody(req.body);
       switch (route.operation) {
@@ -127,12 +132,22 @@ export class Api {
           return json(200, { status: 'ok', version: this.version });
         case 'openapi':
           return json(200, openApiDocument(this.version), 'public, max-age=300');
-        case 'token':
-          return json(200, await this.broker.token(req.principal as Principal, params.tenant ?? '', params.credential ?? ''));
-        case 'assertion':
-          return json(200, await this.broker.assertion(req.principal as Principal, params.tenant ?? '', params.credential ?? ''));
+        case 'token': {
+          const res = await this.broker.token(req.principal as Principal, params.tenant ?? '', params.credential ?? '');
+          this.audit?.record(audit.token({ app: (req.principal as Principal).app, tenant: res.tenant, credential: res.credential, cached: res.cached, kind: res.kind }));
+          return json(200, res);
+        }
+        case 'assertion': {
+          const res = await this.broker.assertion(req.principal as Principal, params.tenant ?? '', params.credential ?? '');
+          this.audit?.record(audit.assertion({ app: (req.principal as Principal).app, tenant: params.tenant ?? '', credential: params.credential ?? '' }));
+          return json(200, res);
+        }
       }
     } catch (err) {
+      // Without an app there is no one to attribute it to: the authorizer's refusals are in the access logs.
+      if (vended && req.principal && this.audit) {
+        this.audit.record((vended.operation === 'token' ? audit.token : audit.assertion)({ app: req.principal.app, tenant: vended.tenant, credential: vended.credential, error: err }));
+      }
       const res = problemResponse(err);
       const entry = { method: req.method.slice(0, 16), path: req.path.slice(0, 200), status: res.statusCode, app: req.principal?.app, ...describeError(err) };
       if (res.statusCode >= 500) this.log.error('request failed', entry);

@@ -4,6 +4,7 @@ import { describeError, isSesameError, SesameError } from './errors.ts';
 import { parseCredentialId, parseTenantId } from './ids.ts';
 import { DEFAULT_RETRY, fetchToken, type RetryPolicy, type TokenResult } from './oauth.ts';
 import { KINDS } from './platforms/index.ts';
+import type { ObtainedToken, SharedTokenCache } from './shared-tokens.ts';
 import type { AssertionMaterial, Expiry, OAuthMaterial, PlatformContext } from './platforms/types.ts';
 import type { Clock, HttpClient, Log } from './ports.ts';
 import type { Principal } from './apps.ts';
@@ -60,17 +61,18 @@ interface CachedToken {
 /**
  * Vends authentication material. Decrypted credentials and access tokens are held
  * in memory; concurrent requests for one credential share one store read and one
- * upstream call.
+ * upstream call. With `shared`, a token missing from memory is looked for in the
+ * shared cache (other instances' tokens, and their leases) before any upstream call.
  */
 export class Broker {
   private readonly secrets: TtlCache<Loaded>;
   private readonly secretFlights = new SingleFlight<Loaded>();
   private readonly tokens: TtlCache<CachedToken>;
-  private readonly tokenFlights = new SingleFlight<TokenResult>();
+  private readonly tokenFlights = new SingleFlight<{ token: TokenResult; expiresAt: number; cached: boolean }>();
   readonly options: BrokerOptions;
 
   constructor(
-    private readonly deps: { credentials: Credentials; http: HttpClient; clock: Clock; log: Log },
+    private readonly deps: { credentials: Credentials; http: HttpClient; clock: Clock; log: Log; shared?: SharedTokenCache },
     options: Partial<BrokerOptions> = {},
   ) {
     this.options = { ...DEFAULT_BROKER_OPTIONS, ...options };
@@ -160,24 +162,28 @@ export class Broker {
     const current = entry?.version === cred.version ? entry : undefined;
     if (current && now < current.expiresAt - margin) return { token: current.token, expiresAt: current.expiresAt, cached: true };
 
-    const started = Date.now();
     try {
-      const token = await this.tokenFlights.run(`${key}#${cred.version}`, async () => {
-        const t = await fetchToken(this.deps.http, material, this.options.retry, this.deps.log);
-        const ttl = Math.min(t.expiresIn ?? this.options.defaultTokenTtlSeconds, this.options.maxTokenTtlSeconds) * 1000;
-        const fetchedAt = this.deps.clock.now().getTime();
-        this.tokens.set(key, { version: cred.version, token: t, expiresAt: fetchedAt + ttl }, ttl);
-        this.deps.log.info('access token obtained', {
-          tenant: cred.tenant,
-          credential: cred.credential,
-          kind: cred.kind,
-          expires_in: t.expiresIn ?? null,
-          upstream_ms: Date.now() - started,
-        });
-        return t;
+      // The shared cache is consulted inside the flight: one lookup per process, however many requests wait.
+      return await this.tokenFlights.run(`${key}#${cred.version}`, async () => {
+        const upstream = async (): Promise<ObtainedToken> => {
+          const started = Date.now();
+          const t = await fetchToken(this.deps.http, material, this.options.retry, this.deps.log);
+          const ttl = Math.min(t.expiresIn ?? this.options.defaultTokenTtlSeconds, this.options.maxTokenTtlSeconds) * 1000;
+          this.deps.log.info('access token obtained', {
+            tenant: cred.tenant,
+            credential: cred.credential,
+            kind: cred.kind,
+            expires_in: t.expiresIn ?? null,
+            upstream_ms: Date.now() - started,
+          });
+          return { token: t, expiresAt: this.deps.clock.now().getTime() + ttl };
+        };
+        const got = this.deps.shared
+          ? await this.deps.shared.obtain({ tenant: cred.tenant, credential: cred.credential, secretVersion: cred.version }, upstream)
+          : { ...(await upstream()), cached: false };
+        this.tokens.set(key, { version: cred.version, token: got.token, expiresAt: got.expiresAt }, got.expiresAt - this.deps.clock.now().getTime());
+        return got;
       });
-      const stored = this.tokens.get(key);
-      return { token, expiresAt: stored?.expiresAt ?? now, cached: false };
     } catch (err) {
       if (isSesameError(err, 'upstream_unavailable')) {
         // Still valid, only due for refresh: better an older token than none.

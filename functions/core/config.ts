@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { SesameError } from './errors.ts';
 import { DEFAULT_BROKER_OPTIONS, type BrokerOptions } from './broker.ts';
 import { DEFAULT_RETRY } from './oauth.ts';
+import { DEFAULT_SHARED_TOKEN_OPTIONS } from './shared-tokens.ts';
 import type { TrustAnchors } from './certificates/profile.ts';
 import { loadTrustAnchors } from './certificates/validator.ts';
 
@@ -30,6 +31,13 @@ export interface Config {
    * it there are none. (The links' public base URL, SESAME_PUBLIC_URL, is read by core/connect.ts.)
    */
   stateTable?: string | undefined;
+  /**
+   * The shared token cache (functions/core/shared-tokens.ts), second level under each
+   * broker's memory: on unless SESAME_SHARED_TOKEN_CACHE=off. In AWS it needs the state
+   * table and the KMS key that seals tokens (SESAME_TOKEN_CACHE_KEY, set on the token
+   * function only); locally it uses the state folder and the local key.
+   */
+  sharedTokens?: SharedTokensConfig;
   /** `sesame --aws`: the deployed stack whose outputs fill what the variables above leave unset. */
   stackName: string;
   /** `sesame --aws`: principals allowed by the resource policy of the secrets it creates (SESAME_SECRET_PRINCIPALS). */
@@ -40,6 +48,25 @@ export interface Config {
    * signs in for the console's audience (the stack's own user pool has no self sign-up).
    */
   adminOperators: string[] | undefined;
+}
+
+export interface SharedTokensConfig {
+  enabled: boolean;
+  /** SESAME_TOKEN_LEASE_SECONDS: how long a lease holder may take before another takes over (default 15). */
+  leaseSeconds: number;
+  /** SESAME_TOKEN_CACHE_KEY: the KMS key (id or ARN) of the data keys that seal cached tokens. */
+  kmsKeyId: string | undefined;
+}
+
+function sharedTokens(env: NodeJS.ProcessEnv, upstreamTimeoutMs: number): SharedTokensConfig {
+  const raw = (env.SESAME_SHARED_TOKEN_CACHE ?? '').trim().toLowerCase();
+  if (!['', 'on', 'off'].includes(raw)) throw new SesameError('invalid_request', `environment variable SESAME_SHARED_TOKEN_CACHE must be "on" or "off", got "${raw.slice(0, 16)}"`);
+  const leaseSeconds = seconds(env, 'SESAME_TOKEN_LEASE_SECONDS', DEFAULT_SHARED_TOKEN_OPTIONS.leaseSeconds, 1, 300);
+  // A holder still within one upstream attempt must not lose its lease: that would cost a second call.
+  if (raw !== 'off' && leaseSeconds * 1000 <= upstreamTimeoutMs) {
+    throw new SesameError('invalid_request', `environment variable SESAME_TOKEN_LEASE_SECONDS (${leaseSeconds}) must be longer than one upstream attempt (SESAME_UPSTREAM_TIMEOUT_MS, ${upstreamTimeoutMs} ms), or SESAME_SHARED_TOKEN_CACHE=off`);
+  }
+  return { enabled: raw !== 'off', leaseSeconds, kmsKeyId: env.SESAME_TOKEN_CACHE_KEY || undefined };
 }
 
 /** The trust anchor bundle named by SESAME_CHORUS_TRUST_ANCHORS, read and checked once at start. */
@@ -114,7 +141,9 @@ export function packageVersion(): string {
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const d = DEFAULT_BROKER_OPTIONS;
+  const upstreamTimeoutMs = seconds(env, 'SESAME_UPSTREAM_TIMEOUT_MS', DEFAULT_RETRY.timeoutMs, 10, 60_000);
   return {
+    sharedTokens: sharedTokens(env, upstreamTimeoutMs),
     home: env.SESAME_HOME || '.sesame',
     kmsKeyId: env.SESAME_KMS_KEY_ID || undefined,
     version: env.SESAME_VERSION || packageVersion(),
@@ -135,7 +164,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secretTtlSeconds: seconds(env, 'SESAME_SECRET_CACHE_TTL', d.secretTtlSeconds, 0, 3_600),
       retryAfterSeconds: seconds(env, 'SESAME_RETRY_AFTER', d.retryAfterSeconds, 1, 3_600),
       retry: {
-        timeoutMs: seconds(env, 'SESAME_UPSTREAM_TIMEOUT_MS', DEFAULT_RETRY.timeoutMs, 10, 60_000),
+        timeoutMs: upstreamTimeoutMs,
         attempts: seconds(env, 'SESAME_UPSTREAM_ATTEMPTS', DEFAULT_RETRY.attempts, 1, 10),
         minDelayMs: seconds(env, 'SESAME_UPSTREAM_MIN_DELAY_MS', DEFAULT_RETRY.minDelayMs, 0, 60_000),
         maxDelayMs: seconds(env, 'SESAME_UPSTREAM_MAX_DELAY_MS', DEFAULT_RETRY.maxDelayMs, 0, 60_000),

@@ -155,3 +155,16 @@ export interface StateStore {
   /** Removes the item; throws SesameError('conflict') when the condition does not hold. Deleting an absent item without condition is a no-op. */
   delete(pk: string, sk: string, condition?: StateCondition): Promise<void>;
 }
+
+/**
+ * Authenticated encryption of small values kept outside Secrets Manager (the shared
+ * token cache in the state table): KMS envelope encryption in AWS, a key derived from
+ * the local key locally. `context` is bound to the ciphertext but not stored in it (the
+ * item's key and the secret version it belongs to): a value moved to another item, or
+ * altered, fails to unseal. The sealed form is ASCII, safe in JSON.
+ */
+export interface Sealer {
+  seal(plaintext: string, context: string): Promise<string>;
+  /** Throws SesameError('store_corrupt') when the value or the context is not what was sealed; other errors mean the sealer is unavailable. */
+  unseal(sealed: string, context: string): Promise<string>;
+}

@@ -6,7 +6,8 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { createPublicKey } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { captureOutput, jsonLines, lambdaContext, loadHandler, realCore, SOURCES, synthBundles, type Source, type Synth } from './bundles.ts';
-import { deploy } from './fixtures.ts';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { createStateTable, deploy } from './fixtures.ts';
 import { keyPair } from '../helpers/keys.ts';
 import { startScriptedServer, tokenBody, type ScriptedServer } from '../helpers/scripted-token-server.ts';
 
@@ -163,7 +164,9 @@ describe.each(SOURCES)('the token function (%s)', (from: Source) => {
   /** The two functions of one deployment: the authorizer's answer is the token event's context. */
   async function api(key: string) {
     const authorizer = (await loadHandler<Authorizer>('authorizer', from, {}, synth)).handler;
-    const token = (await loadHandler<TokenFn>('token', from, {}, synth)).handler;
+    // The shared token cache as the stack gives it: the state table and the stack's key.
+    const cacheKey = (await new KMSClient({}).send(new CreateKeyCommand({ Description: "token cache" }))).KeyMetadata?.Arn as string;
+    const token = (await loadHandler<TokenFn>('token', from, { SESAME_STATE_TABLE: await createStateTable(), SESAME_TOKEN_CACHE_KEY: cacheKey }, synth)).handler;
     const verdict = await captureOutput(() => authorizer(authorizerEvent(`Bearer ${key}`), lambdaContext('authorizer')));
     expect(verdict.result.isAuthorized).toBe(true);
     let output = verdict.output;
