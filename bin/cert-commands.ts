@@ -309,8 +309,10 @@ Examples:
       }
       const leaf = report.certificates[0] as { sha256: string; not_after: string };
       const pem = chain.map((der) => toPem('CERTIFICATE', der)).join('');
+      // A new key ends any FLA rotation in progress: its next and previous keys are dropped with the old key.
+      const { next: _n, previous: _p, ...kept } = (fields ?? {}) as Record<string, unknown>;
       const next = keepsKey
-        ? { ...(fields ?? {}), quality, private_key: privateKeyPem, certificate: pem, certificate_sha256: leaf.sha256 }
+        ? { ...kept, quality, private_key: privateKeyPem, certificate: pem, certificate_sha256: leaf.sha256 }
         : platform.acceptCertificate?.(fields as never, { pem, sha256: leaf.sha256, notAfter: leaf.not_after });
       const summary = await s.credentials.set({ tenant, credential: id, kind, ...(current ? { environment: current.environment } : {}), fields: next });
       const replaced = materialReplaced(fields, next as Record<string, unknown> | undefined);

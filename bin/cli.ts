@@ -14,6 +14,9 @@ import type { Tenant, TenantChanges } from '../functions/core/tenants.ts';
 import { addCertCommands, addImportP12, credentialKind, FLA_REPLACE_CONSEQUENCE, guardReplacement, materialReplaced, UsageError } from './cert-commands.ts';
 import { addFlaCommands } from './fla-commands.ts';
 import { addConnectCommands } from './connect-commands.ts';
+import { addAuditCommands, openAuditLog } from './audit-commands.ts';
+import { addHealthCommands } from './health-commands.ts';
+import { actor, audit } from '../functions/core/audit.ts';
 import { addExpiryCommands, reportRecordErrors } from './expiry-commands.ts';
 import type { Clock } from '../functions/core/ports.ts';
 import { describeFileError, out, table } from './output.ts';
@@ -29,7 +32,19 @@ interface Globals {
 
 
 
+/** Every system a command opened: their audit records are written before the process ends. */
+const opened: System[] = [];
+
 async function system(g: Globals, level: 'WARN' | 'INFO' = 'WARN', clock?: Clock): Promise<System> {
+  const s = await openSystem(g, level, clock);
+  opened.push(s);
+  return s;
+}
+
+/** A change made from the CLI, in the audit trail. */
+const recordChange = (s: System, entry: Parameters<typeof audit.adminChange>[0] extends infer I ? Omit<I & object, 'actor'> : never) => s.audit?.record(audit.adminChange({ actor: actor.cli(), ...entry }));
+
+async function openSystem(g: Globals, level: 'WARN' | 'INFO', clock?: Clock): Promise<System> {
   const config = readConfig();
   const log = createLogger('sesame-cli', level);
   if (!g.aws) return localSystem(config, log, clock ? { clock } : {});
@@ -139,10 +154,13 @@ Examples:
     .action(async (id: string, o: TenantOpts, cmd: Command) => {
       const s = await system(g(cmd));
       if (o.update && (await s.tenants.find(id))) {
-        printUpdate(cmd, await s.tenants.update(id, changesOf(o)));
+        const updated = await s.tenants.update(id, changesOf(o));
+        recordChange(s, { operation: 'tenants.update', tenant: id, changed: updated.changed });
+        printUpdate(cmd, updated);
         return;
       }
       const t = await s.tenants.add({ id, name: o.name ?? id, ...identifiersOf(o), alert_emails: o.alertEmail ?? [] });
+      recordChange(s, { operation: 'tenants.add', tenant: t.id });
       out(g(cmd).json ? JSON.stringify({ ...t, created: true }) : `added tenant ${t.id}`);
     });
   identifierOptions(
@@ -164,7 +182,10 @@ Examples:
     .action(async (id: string, o: TenantOpts, cmd: Command) => {
       const changes = changesOf(o);
       if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give --name, --siret, --siren, --bce, --alert-email, --remove-alert-email or --connect-links-in-alerts');
-      printUpdate(cmd, await (await system(g(cmd))).tenants.update(id, changes));
+      const s = await system(g(cmd));
+      const updated = await s.tenants.update(id, changes);
+      recordChange(s, { operation: 'tenants.update', tenant: id, changed: updated.changed });
+      printUpdate(cmd, updated);
     });
   tenant
     .command('list')
@@ -201,6 +222,7 @@ Examples:
         guardReplacement(t, c, materialReplaced(current, next), o.replace, kind === 'fla' ? FLA_REPLACE_CONSEQUENCE : '');
       }
       const summary = await s.credentials.set({ tenant: t, credential: c, kind, ...(o.env ? { environment: o.env } : {}), ...(o.merge ? { merge: true } : {}), fields });
+      recordChange(s, { operation: 'credentials.set', tenant: t, credential: c, changed: Object.keys(fields as Record<string, unknown>) });
       out(g(cmd).json ? JSON.stringify(summary) : `stored ${summary.tenant}/${summary.credential} (${summary.kind}, ${summary.environment}${summary.expires_at ? `, expires ${summary.expires_at}` : ''})`);
     });
   credential
@@ -230,7 +252,9 @@ Examples:
     .requiredOption('--tenants <list>', 'comma-separated tenant ids', list)
     .option('--kinds <list>', 'restrict to these kinds', list)
     .action(async (id: string, o: { tenants: string[]; kinds?: string[] }, cmd: Command) => {
-      const r = await (await system(g(cmd))).apps.add({ app: id, tenants: o.tenants, ...(o.kinds ? { kinds: o.kinds } : {}) });
+      const s = await system(g(cmd));
+      const r = await s.apps.add({ app: id, tenants: o.tenants, ...(o.kinds ? { kinds: o.kinds } : {}) });
+      recordChange(s, { operation: 'apps.add', app: r.app });
       if (g(cmd).json) out(JSON.stringify({ app: r.app, key: r.key }));
       else {
         process.stderr.write(`App ${r.app} created for ${r.tenants.join(', ')}. Its key, shown only now:\n`);
@@ -262,7 +286,9 @@ Examples:
     )
     .option('--overlap <duration>', 'how long the current key keeps working: e.g. 30m, 24h, 7d; 0 stops it at once; at most 30d', '24h')
     .action(async (id: string, o: { overlap: string }, cmd: Command) => {
-      const r = await (await system(g(cmd))).apps.rotate(id, { overlap: o.overlap });
+      const s = await system(g(cmd));
+      const r = await s.apps.rotate(id, { overlap: o.overlap });
+      recordChange(s, { operation: 'apps.rotate', app: r.app });
       if (g(cmd).json) out(JSON.stringify({ app: r.app, key: r.key, previous_key_expires_at: r.previous_key_expires_at }));
       else {
         process.stderr.write(`App ${r.app} has a new key; the previous key stops at ${r.previous_key_expires_at}. The new key, shown only now:\n`);
@@ -273,7 +299,9 @@ Examples:
     .command('revoke <app>')
     .description('revoke the app: every key of it is refused (locally from the next request; in AWS within 60 s)')
     .action(async (id: string, _o, cmd: Command) => {
-      const r = await (await system(g(cmd))).apps.revoke(id);
+      const s = await system(g(cmd));
+      const r = await s.apps.revoke(id);
+      s.audit?.record(audit.appRevoked({ actor: actor.cli(), app: r.app }));
       out(g(cmd).json ? JSON.stringify({ app: r.app, revoked_at: r.revoked_at }) : `revoked ${r.app}`);
     });
 
@@ -384,6 +412,8 @@ Examples:
         await watcher.stop();
         await server.close();
         await oauth.close();
+        // What was vended until now is in the audit trail before the process goes.
+        await Promise.all(opened.map((o) => o.audit?.flush({ timeoutMs: 5_000 })));
         process.exit(0);
       };
       process.once('SIGINT', stop);
@@ -393,7 +423,9 @@ Examples:
   addCertCommands(program, (cmd) => system(g(cmd)));
   addFlaCommands(program, (cmd) => system(g(cmd)));
   addConnectCommands(program, (cmd) => system(g(cmd)));
+  addAuditCommands(program, (cmd) => openAuditLog(readConfig(), Boolean(g(cmd).aws)));
   addExpiryCommands(program, (cmd, clock) => system(g(cmd), 'WARN', clock));
+  addHealthCommands(program, (cmd) => system(g(cmd)));
   return program;
 }
 
@@ -451,12 +483,19 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    const failure = describeFailure(err, commanderOutput);
-    if (failure.exit === 0) return 0;
-    const message = failure.message.split('\n')[0] ?? '';
-    if (json) process.stderr.write(`${JSON.stringify({ error: { code: failure.code, message } })}\n`);
-    // Commander has printed its own message (and the help) already.
-    else if (!(err instanceof CommanderError)) process.stderr.write(`sesame: ${message}\n`);
-    return failure.exit;
+    return failed(err, json, commanderOutput);
+  } finally {
+    // What the command did is in the audit trail before the process ends; a failure to write it is logged by the trail.
+    await Promise.all(opened.splice(0).map((s) => s.audit?.flush({ timeoutMs: 5_000 })));
   }
+}
+
+function failed(err: unknown, json: boolean, commanderOutput: string): number {
+  const failure = describeFailure(err, commanderOutput);
+  if (failure.exit === 0) return 0;
+  const message = failure.message.split('\n')[0] ?? '';
+  if (json) process.stderr.write(`${JSON.stringify({ error: { code: failure.code, message } })}\n`);
+  // Commander has printed its own message (and the help) already.
+  else if (!(err instanceof CommanderError)) process.stderr.write(`sesame: ${message}\n`);
+  return failure.exit;
 }

@@ -34,7 +34,8 @@ export class ExpiryWatch extends Construct {
       deadLetterQueue: this.deadLetterQueue,
       description: 'Sesame expiry watch',
       serviceName: 'sesame-expiry',
-      timeout: Duration.minutes(5),
+      // The expiry check reads tags (seconds); the health check after it spaces its calls to each platform (minutes).
+      timeout: Duration.minutes(15),
       environment: {
         SESAME_ALERTS_TOPIC_ARN: props.alerts.topic.topicArn,
         ...(props.thresholds?.length ? { SESAME_EXPIRY_THRESHOLDS: props.thresholds.join(',') } : {}),

@@ -96,6 +96,11 @@ export class SesameStack extends Stack {
       this.vault.grantDelete(fn, PENDING_KEY_PREFIX);
     }
 
+    // The audit trail (functions/core/audit.ts) is in the state table: every function that does something records it.
+    // The intake gets the table for its certificate verdicts only.
+    this.intake.function.addEnvironment('SESAME_STATE_TABLE', this.state.tableName);
+    for (const fn of [this.tokenApi.tokenFunction, this.intake.function, this.expiry.function, this.operatorConsole.adminFunction, this.connectLinks.function]) this.state.grantAuditWrite(fn);
+
     // The console function touches no secret: it is not among them.
     const functions: lambda.IFunction[] = [this.tokenApi.tokenFunction, this.tokenApi.authorizerFunction, this.intake.function, this.expiry.function, this.operatorConsole.adminFunction, this.connectLinks.function];
     this.secretPrincipals = [

@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { TOKEN_CACHE_PURPOSE, TOKEN_ITEM_PREFIX } from '../functions/core/shared-tokens.ts';
+import { AUDIT_KEY_PREFIXES } from '../functions/adapters/dynamo-audit-log.ts';
 
 /**
  * The schema the DynamoDB adapter (functions/adapters/dynamo-state-store.ts) relies on,
@@ -81,6 +82,23 @@ export class StateTable extends Construct {
         },
       }),
     );
+  }
+
+  /**
+   * Adding audit records (functions/adapters/dynamo-audit-log.ts) and nothing else:
+   * BatchWriteItem on items whose partition key starts with `audit#` or `audit-tenant#`
+   * only, so that a function recording what it did can neither read the trail nor touch
+   * a link or a token item through this grant.
+   */
+  grantAuditWrite(grantee: iam.IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:BatchWriteItem'],
+        resources: [this.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': AUDIT_KEY_PREFIXES.map((p) => `${p}*`) } },
+      }),
+    );
+    this.grantKeyViaDynamo(grantee);
   }
 
   /**

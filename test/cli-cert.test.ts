@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chorusChain, EKU, issue, p7b } from './helpers/pki.ts';
+import { stopChild } from './helpers/child.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'sesame.js');
 let home: string;
@@ -145,7 +146,7 @@ describe('sesame dev watches the uploads folder', () => {
       await waitFor(/certificate nobody\/chorus-edi\/x\.cer: rejected/);
       expect(await readdir(join(devHome, 'rejected', 'nobody', 'chorus-edi'))).toEqual(['x.cer']);
     } finally {
-      child.kill('SIGTERM');
+      await stopChild(child);
       await rm(devHome, { recursive: true, force: true });
     }
   });

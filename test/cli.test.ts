@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stopChild } from './helpers/child.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'sesame.js');
 let home: string;
@@ -144,7 +145,7 @@ describe('sesame dev', () => {
         expect(text, f).not.toContain(appKey);
       }
     } finally {
-      child.kill('SIGTERM');
+      await stopChild(child);
       await rm(devHome, { recursive: true, force: true });
     }
   });
@@ -165,7 +166,8 @@ describe('sesame dev', () => {
       expect(info).toMatchObject({ url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), app: 'demo-app', key: expect.stringMatching(/^sesame_demo-app_/) });
       expect(info.curl).toContain(info.key);
     } finally {
-      child.kill('SIGTERM');
+      // The folder goes once the process is gone: until then it may still be writing (its audit trail on the way out).
+      await stopChild(child);
       await rm(devHome, { recursive: true, force: true });
     }
   });

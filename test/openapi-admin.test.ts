@@ -1,3 +1,6 @@
+import { X509Certificate } from 'node:crypto';
+import { startOAuthServer, type OAuthServer } from '../functions/local/oauth-server.ts';
+import { keyPair } from './helpers/keys.ts';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_ROUTES } from '../functions/core/admin-api.ts';
@@ -12,6 +15,7 @@ import { adminFixture, type AdminFixture } from './core/admin-fixtures.ts';
  * (problem+json against Problem).
  */
 let f: AdminFixture;
+let oauth: OAuthServer | undefined;
 const doc = openApiDocument('test') as any;
 const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
 ajv.addSchema({ ...doc, $id: 'sesame' });
@@ -65,9 +69,32 @@ beforeAll(async () => {
     ['POST', '/v1/admin/apps/nobody/revoke', {}],
   ];
   for (const [method, path, body, query] of calls) await f.call(method, path, { ...(body !== undefined ? { body } : {}), ...(query ? { query } : {}) });
+  await f.system.audit?.flush();
+  for (const query of [{}, { tenant: 'acme', since: '400d' }, { since: 'soon' }] as Record<string, string>[]) await f.call('GET', '/v1/admin/audit', { query });
+  await f.call('POST', '/v1/admin/tenants/acme/credentials/opco-atlas/test');
+  await f.call('POST', '/v1/admin/tenants/acme/credentials/opco-atlas/test', { body: { now: true } });
+  // An FLA key rotation against a loopback "Chaman", on the real clock (the server checks the assertions' times).
+  f.clock.set(new Date().toISOString());
+  const first = keyPair('rsa2048');
+  oauth = await startOAuthServer({ clients: [{ client_id: 'self_service_chaman_rot', auth: 'private_key_jwt', publicKey: first.publicKey }] });
+  await f.system.credentials.set({ tenant: 'bxl', credential: 'fla-rot', environment: 'acceptance', fields: { client_id: 'self_service_chaman_rot', private_key: first.pem, quality: 'employer', token_endpoint: oauth.tokenEndpoint } });
+  const rot = '/v1/admin/tenants/bxl/credentials/fla-rot/rotation';
+  await f.call('GET', rot);
+  await f.call('POST', `${rot}/activate`);
+  await f.call('POST', `${rot}/retire`);
+  const next = await f.call('POST', `${rot}/next`);
+  await f.call('POST', `${rot}/activate`);
+  await oauth.addClientKey('self_service_chaman_rot', new X509Certificate((next.json as { next_certificate_pem: string }).next_certificate_pem).publicKey);
+  await f.call('POST', `${rot}/activate`);
+  await f.call('POST', `${rot}/retire`, { body: { force: 'yes' } });
+  await f.call('POST', `${rot}/retire`);
+  await f.call('GET', rot);
   for (const r of ADMIN_ROUTES) await f.call(r.method, r.path.replace('{tenant}', 'acme').replace('{credential}', 'opco-atlas').replace('{app}', 'billing'), { operator: null });
 });
-afterAll(() => f.cleanup());
+afterAll(async () => {
+  await oauth?.close();
+  await f.cleanup();
+});
 
 describe('the admin API against its OpenAPI document', () => {
   it('answers every documented admin operation with a status it documents and a body its schema accepts', () => {

@@ -30,6 +30,9 @@ import { systemClock, type Clock } from '../core/ports.ts';
  * IAM: dynamodb:BatchWriteItem (writers: every function that records) and
  * dynamodb:Query (readers: the admin function, `sesame --aws audit`), on the table ARN.
  */
+/** The partition key prefixes of audit items: IAM grants writers these and nothing else. */
+export const AUDIT_KEY_PREFIXES = ['audit#', 'audit-tenant#'] as const;
+
 export const AUDIT_TABLE_ACTIONS = ['dynamodb:BatchWriteItem', 'dynamodb:Query'] as const;
 
 const BATCH_ITEMS = 25;
@@ -162,8 +165,8 @@ export class DynamoAuditLog implements AuditLog {
       ...(r.app !== undefined ? { app: { S: r.app } } : {}),
     };
     const shard = (n: number) => Math.min(n - 1, Math.floor(this.random() * n));
-    const items = [{ pk: { S: `audit#${day}#${shard(this.shards)}` }, ...common }];
-    if (r.tenant !== undefined) items.push({ pk: { S: `audit-tenant#${r.tenant}#${day}#${shard(this.tenantShards)}` }, ...common });
+    const items = [{ pk: { S: `${AUDIT_KEY_PREFIXES[0]}${day}#${shard(this.shards)}` }, ...common }];
+    if (r.tenant !== undefined) items.push({ pk: { S: `${AUDIT_KEY_PREFIXES[1]}${r.tenant}#${day}#${shard(this.tenantShards)}` }, ...common });
     return items;
   }
 

@@ -13,3 +13,17 @@ export function observability(serviceName: string) {
 export function count(metrics: Metrics, name: string, value = 1): void {
   metrics.addMetric(name, MetricUnit.Count, value);
 }
+
+/**
+ * Before a handler returns: the audit records of this invocation written (Lambda freezes
+ * the environment after the return; at most `timeoutMs` of waiting, what is left goes at
+ * the next thaw), and what was dropped, refused or failed counted.
+ */
+export async function flushAudit(metrics: Metrics, trail: { flush(o: { timeoutMs?: number }): Promise<void>; takeCounts(): { dropped: number; refused: number; failed: number } } | undefined, timeoutMs = 200): Promise<void> {
+  if (!trail) return;
+  await trail.flush({ timeoutMs });
+  const { dropped, refused, failed } = trail.takeCounts();
+  if (dropped > 0) count(metrics, 'AuditDropped', dropped);
+  if (refused > 0) count(metrics, 'AuditRefused', refused);
+  if (failed > 0) count(metrics, 'AuditWriteFailed', failed);
+}

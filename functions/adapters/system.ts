@@ -28,6 +28,11 @@ import { SnsNotifier } from './sns-notifier.ts';
 import { AwsSecretStore, type SecretCreation } from './aws-secret-store.ts';
 import { FetchHttpClient } from './fetch-http-client.ts';
 import { LocalSecretStore } from './local-secret-store.ts';
+import { actor, audit, AuditTrail, type AuditActor, type AuditConfig, type AuditLog } from '../core/audit.ts';
+import { FlaRotation } from '../core/rotation.ts';
+import { readHealthConfig, runHealthCheck, testCredential, type HealthCheckOptions, type HealthResult, type HealthSummary } from '../core/health.ts';
+import { DynamoAuditLog } from './dynamo-audit-log.ts';
+import { LocalAuditLog } from './local-audit-log.ts';
 
 /** Everything a handler or the CLI needs, wired over one store. */
 export interface System {
@@ -58,6 +63,14 @@ export interface System {
   connect?: Connect;
   /** The broker's shared token cache, when it has one (its counters feed metrics). */
   sharedTokens?: SharedTokenCache;
+  /** The audit trail records go to (flush it before a handler returns), when the system keeps one. */
+  audit?: AuditTrail;
+  /** Checks one credential with its platform now (issue 13's health checks); the result is recorded on it. */
+  testCredential: (tenant: string, credential: string) => Promise<HealthResult>;
+  /** FLA key rotation: next key, activation after a token check, retirement of the previous key. */
+  rotation: FlaRotation;
+  /** The daily health check over every testable credential, when the system has a notifier. */
+  healthCheck?: (options?: HealthCheckOptions) => Promise<HealthSummary>;
 }
 
 export interface SystemDeps {
@@ -84,6 +97,9 @@ export interface SystemDeps {
   publicUrl?: string;
   /** The second level of the broker's token cache, shared with other instances over a state store. */
   sharedTokens?: SharedTokenCache;
+  /** Where audit records are written and read: the state table in AWS, a chained file locally. */
+  auditLog?: AuditLog;
+  auditConfig?: AuditConfig;
 }
 
 export function buildSystem(deps: SystemDeps): System {
@@ -91,12 +107,17 @@ export function buildSystem(deps: SystemDeps): System {
   const tenants = new Tenants(deps.store, clock);
   const credentials = new Credentials(deps.store, tenants, clock);
   const apps = new Apps(deps.store, tenants, clock);
-  const broker = new Broker({ credentials, http: deps.http ?? new FetchHttpClient(), clock, log: deps.log, ...(deps.sharedTokens ? { shared: deps.sharedTokens } : {}) }, deps.broker);
+  const http = deps.http ?? new FetchHttpClient();
+  const broker = new Broker({ credentials, http, clock, log: deps.log, ...(deps.sharedTokens ? { shared: deps.sharedTokens } : {}) }, deps.broker);
   const appCache = new AppRecordCache((app) => apps.find(app), clock, { ttlMs: (deps.appCacheSeconds ?? APP_CACHE_SECONDS) * 1000, ...(deps.appStamp ? { stamp: deps.appStamp } : {}) });
   const { objects, notifier } = deps;
+  const c = deps.auditConfig;
+  const trail = deps.auditLog
+    ? new AuditTrail(deps.auditLog, deps.log, { clock, ...(c ? { maxBuffer: c.maxBuffer, flushIntervalMs: c.flushIntervalMs, ...(c.batchSize !== undefined ? { batchSize: c.batchSize } : {}) } : {}) })
+    : undefined;
   const intakeDeps: IntakeDeps | undefined =
     objects && notifier
-      ? { objects, notifier, credentials, store: deps.store, clock, log: deps.log, policyAllowList: deps.policyAllowList ?? [], testPolicyOids: deps.testPolicyOids ?? [], ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}) }
+      ? { objects, notifier, credentials, store: deps.store, clock, log: deps.log, policyAllowList: deps.policyAllowList ?? [], testPolicyOids: deps.testPolicyOids ?? [], ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}), ...(trail ? { audit: trail } : {}) }
       : undefined;
   const intake = intakeDeps ? (key: string, version?: string) => processUpload(intakeDeps, key, version) : undefined;
   const expiryCheck = notifier ? () => runExpiryCheck({ store: deps.store, credentials, tenants, notifier, clock, log: deps.log, ...(deps.thresholds ? { thresholds: deps.thresholds } : {}), ...(connect ? { connect } : {}) }) : undefined;
@@ -108,15 +129,30 @@ export function buildSystem(deps: SystemDeps): System {
         credentials,
         clock,
         log: deps.log,
-        http: deps.http ?? new FetchHttpClient(),
+        http,
         retry: broker.options.retry,
         ...(notifier ? { notifier } : {}),
         ...(intakeDeps ? { intake: intakeDeps } : {}),
         integrator: deps.integrator ?? integratorFromEnv(),
         publicUrl: deps.publicUrl ?? publicUrlFromEnv(),
+        ...(trail ? { audit: trail } : {}),
       })
     : undefined;
-  const admin = new Admin({ store: deps.store, tenants, credentials, apps, clock, log: deps.log, thresholds: deps.thresholds, intake: intakeDeps, connect });
+  const healthDeps = { store: deps.store, credentials, tenants, http, retry: broker.options.retry, clock, log: deps.log };
+  const recordCheck = (who: AuditActor) => (r: HealthResult) => trail?.record(audit.healthCheck({ actor: who, tenant: r.tenant, credential: r.credential, result: r.status, ...(r.upstream_status ? { upstreamStatus: r.upstream_status } : {}), ...(r.upstream_error ? { upstreamError: r.upstream_error } : {}) }));
+  const testOne = async (tenant: string, credential: string, who: AuditActor = actor.cli()) => {
+    const r = await testCredential(healthDeps, tenant, credential);
+    recordCheck(who)(r);
+    return r;
+  };
+  const healthCheck = notifier
+    ? (options?: HealthCheckOptions) => {
+        const { enabled: _e, ...config } = readHealthConfig();
+        return runHealthCheck({ ...healthDeps, notifier, ...config }, options);
+      }
+    : undefined;
+  const rotation = new FlaRotation({ credentials, tenants, http, clock, log: deps.log, retry: broker.options.retry, ...(trail ? { audit: trail } : {}) });
+  const admin = new Admin({ store: deps.store, tenants, credentials, apps, clock, log: deps.log, thresholds: deps.thresholds, intake: intakeDeps, connect, testCredential: (t, c, who) => testOne(t, c, actor.operator(who.sub)), rotation });
   return {
     store: deps.store,
     clock,
@@ -125,8 +161,8 @@ export function buildSystem(deps: SystemDeps): System {
     credentials,
     apps,
     broker,
-    api: new Api(broker, deps.log, deps.version),
-    admin: new AdminApi(admin, deps.log),
+    api: new Api(broker, deps.log, deps.version, trail),
+    admin: new AdminApi(admin, deps.log, { ...(trail ? { sink: trail } : {}), ...(deps.auditLog ? { log: deps.auditLog } : {}), clock }),
     appLookup: appCache.lookup,
     appCache,
     ...(intake ? { intake } : {}),
@@ -135,6 +171,10 @@ export function buildSystem(deps: SystemDeps): System {
     ...(deps.state ? { state: deps.state } : {}),
     ...(connect ? { connect } : {}),
     ...(deps.sharedTokens ? { sharedTokens: deps.sharedTokens } : {}),
+    ...(trail ? { audit: trail } : {}),
+    testCredential: (t, c) => testOne(t, c),
+    rotation,
+    ...(healthCheck ? { healthCheck } : {}),
   };
 }
 
@@ -180,6 +220,8 @@ export async function localSystem(config: Config, log: Log, overrides: Partial<S
     thresholds: config.thresholds,
     state,
     ...(sharedTokens ? { sharedTokens } : {}),
+    // Hash-chained under the home, keyed by the local key; a store given by the caller keeps its own (none).
+    ...(overrides.store ? {} : { auditLog: await LocalAuditLog.open(config.home), auditConfig: config.audit }),
     ...overrides,
   });
 }
@@ -216,6 +258,8 @@ export function awsSystem(config: Config, log: Log, options: AwsSystemOptions = 
     // Connect links (system.connect) exist only with the state table; its TTL hides expired items on the same clock.
     ...(state ? { state } : {}),
     ...(sharedTokens ? { sharedTokens } : {}),
+    // The audit trail lives in the state table: every function given the table records into it.
+    ...(config.stateTable ? { auditLog: new DynamoAuditLog(config.stateTable, undefined, { retentionDays: config.audit.retentionDays }), auditConfig: config.audit } : {}),
   });
   return config.bucket ? { ...system, bucket: config.bucket } : system;
 }

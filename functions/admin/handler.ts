@@ -4,7 +4,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { AdminEvent } from './admin.ts';
 import { createLogger } from '../adapters/logger.ts';
-import { count, observability } from '../adapters/observability.ts';
+import { count, flushAudit, observability } from '../adapters/observability.ts';
 import { awsSystem } from '../adapters/system.ts';
 import { readConfig } from '../core/config.ts';
 import { makeAdminHandler } from './admin.ts';
@@ -23,6 +23,7 @@ export const adminHandler = async (event: AdminEvent) => {
   const res = await serve(event);
   const status = res.statusCode ?? 500;
   count(metrics, status < 400 ? 'AdminServed' : status >= 500 ? 'AdminFailed' : 'AdminRefused');
+  await flushAudit(metrics, system.audit);
   return res;
 };
 export const handler = middy(adminHandler).use(captureLambdaHandler(tracer)).use(logMetrics(metrics)).use(injectLambdaContext(log));

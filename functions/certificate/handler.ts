@@ -4,7 +4,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { S3Event } from 'aws-lambda';
 import { createLogger } from '../adapters/logger.ts';
-import { count, observability } from '../adapters/observability.ts';
+import { count, flushAudit, observability } from '../adapters/observability.ts';
 import { awsSystem } from '../adapters/system.ts';
 import { readConfig, requireEnv } from '../core/config.ts';
 import { makeCertificateHandler } from './certificate.ts';
@@ -20,6 +20,7 @@ const intake = makeCertificateHandler(system.intake as NonNullable<typeof system
 export const certificateHandler = async (event: S3Event) => {
   const result = await intake(event);
   for (const o of result.outcomes) count(metrics, `Certificate${o.outcome.charAt(0).toUpperCase()}${o.outcome.slice(1)}`);
+  await flushAudit(metrics, system.audit);
   return result;
 };
 export const handler = middy(certificateHandler).use(captureLambdaHandler(tracer)).use(logMetrics(metrics)).use(injectLambdaContext(log));

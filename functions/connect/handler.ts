@@ -4,7 +4,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createLogger } from '../adapters/logger.ts';
-import { count, observability } from '../adapters/observability.ts';
+import { count, flushAudit, observability } from '../adapters/observability.ts';
 import { awsSystem } from '../adapters/system.ts';
 import { readConfig } from '../core/config.ts';
 import { makeConnectHandler } from './connect.ts';
@@ -25,6 +25,7 @@ export const connectHandler = async (event: APIGatewayProxyEventV2) => {
   const res = await serve(event);
   const status = res.statusCode ?? 500;
   count(metrics, status < 400 ? 'ConnectServed' : status >= 500 ? 'ConnectFailed' : 'ConnectRefused');
+  await flushAudit(metrics, system.audit);
   return res;
 };
 // The page holds the link's own path (its token) in the form's action: the tracer never records

@@ -1,7 +1,10 @@
 import { ADMIN_MAX_BODY_BYTES, ADMIN_UPLOAD_MAX_BODY_BYTES, type Admin, type Operator } from './admin.ts';
 import { problemResponse, routeMatcher, type ApiResponse } from './api.ts';
+import { actor, audit, parseAuditQuery, type AuditLog, type AuditSink } from './audit.ts';
+import type { CertificateReport } from './certificates/validator.ts';
 import { describeError, SesameError } from './errors.ts';
-import type { Log } from './ports.ts';
+import { verdictEntry } from './intake.ts';
+import type { Clock, Log } from './ports.ts';
 
 export type AdminOperation =
   | 'me'
@@ -14,10 +17,16 @@ export type AdminOperation =
   | 'credential'
   | 'certificate.upload'
   | 'connect.create'
+  | 'credential.test'
+  | 'rotation.get'
+  | 'rotation.next'
+  | 'rotation.activate'
+  | 'rotation.retire'
   | 'apps.list'
   | 'apps.add'
   | 'apps.revoke'
-  | 'apps.rotate';
+  | 'apps.rotate'
+  | 'audit';
 
 export interface AdminRoute {
   method: 'GET' | 'POST' | 'PATCH';
@@ -56,6 +65,12 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: 'POST', path: '/v1/admin/apps', operation: 'apps.add', maxBody: S, body: 'required', status: 201 },
   { method: 'POST', path: '/v1/admin/apps/{app}/revoke', operation: 'apps.revoke', maxBody: S, body: 'optional', status: 200 },
   { method: 'POST', path: '/v1/admin/apps/{app}/rotate', operation: 'apps.rotate', maxBody: S, body: 'optional', status: 200 },
+  { method: 'GET', path: '/v1/admin/audit', operation: 'audit', maxBody: 0, body: 'none', status: 200 },
+  { method: 'POST', path: '/v1/admin/tenants/{tenant}/credentials/{credential}/test', operation: 'credential.test', maxBody: S, body: 'optional', status: 200 },
+  { method: 'GET', path: '/v1/admin/tenants/{tenant}/credentials/{credential}/rotation', operation: 'rotation.get', maxBody: 0, body: 'none', status: 200 },
+  { method: 'POST', path: '/v1/admin/tenants/{tenant}/credentials/{credential}/rotation/next', operation: 'rotation.next', maxBody: S, body: 'optional', status: 201 },
+  { method: 'POST', path: '/v1/admin/tenants/{tenant}/credentials/{credential}/rotation/activate', operation: 'rotation.activate', maxBody: S, body: 'optional', status: 200 },
+  { method: 'POST', path: '/v1/admin/tenants/{tenant}/credentials/{credential}/rotation/retire', operation: 'rotation.retire', maxBody: S, body: 'optional', status: 200 },
 ];
 
 const matchAdminRoute = routeMatcher(ADMIN_ROUTES);
@@ -101,15 +116,26 @@ function parseBody(route: AdminRoute, body: string | undefined): Record<string, 
   return parsed as Record<string, unknown>;
 }
 
+/** A change being attempted: recorded in the audit trail whether it succeeds or not. */
+interface Attempt {
+  route: AdminRoute;
+  params: Record<string, string>;
+  body: Record<string, unknown> | undefined;
+  operator: Operator;
+}
+
 /** The admin API over the core: routes, operator check, bodies, problem+json errors. */
 export class AdminApi {
   constructor(
     private readonly admin: Admin,
     private readonly log: Log,
+    /** Where changes are recorded, and the log the audit route reads. */
+    private readonly trail: { sink?: AuditSink; log?: AuditLog; clock?: Clock } = {},
   ) {}
 
   async handle(req: AdminRequest): Promise<ApiResponse> {
     const started = Date.now();
+    let changed: Attempt | undefined;
     try {
       // First: without an operator, nothing is said, not even whether the route exists.
       if (!req.operator || typeof req.operator.sub !== 'string' || req.operator.sub === '') {
@@ -117,16 +143,64 @@ export class AdminApi {
       }
       const { route, params } = matchAdminRoute(req.method, req.path);
       const body = parseBody(route, req.body);
+      changed = { route, params, body, operator: req.operator };
       const value = await this.dispatch(route, params, req.query, body, req.operator);
+      this.record(changed, value, undefined);
       this.log.info('admin request', { method: route.method, route: route.path, status: route.status, operator: req.operator.sub, ms: Date.now() - started });
       return json(route.status, value);
     } catch (err) {
+      if (changed) this.record(changed, undefined, err);
       const res = problemResponse(err);
       const entry = { method: req.method.slice(0, 16), path: req.path.slice(0, 200), status: res.statusCode, operator: req.operator?.sub?.slice(0, 200), ...describeError(err) };
       if (res.statusCode >= 500) this.log.error('admin request failed', entry);
       else this.log.info('admin request refused', entry);
       return res;
     }
+  }
+
+  /**
+   * One audit record per change an operator made or tried: tenants, apps, certificate
+   * uploads (connect links are recorded where they are made, in Connect). Reads are not.
+   */
+  private record(a: Attempt, value: unknown, error: unknown): void {
+    const sink = this.trail.sink;
+    if (!sink) return;
+    const who = actor.operator(a.operator.sub);
+    const v = (value ?? {}) as Record<string, unknown>;
+    const p = (k: string) => a.params[k];
+    const failed = error === undefined ? {} : { error };
+    switch (a.route.operation) {
+      case 'tenants.add':
+        sink.record(audit.adminChange({ actor: who, operation: 'tenants.add', ...(typeof v.id === 'string' ? { tenant: v.id } : typeof a.body?.id === 'string' ? { tenant: a.body.id } : {}), ...failed }));
+        return;
+      case 'tenants.update':
+        sink.record(audit.adminChange({ actor: who, operation: 'tenants.update', tenant: p('tenant') ?? '', changed: Array.isArray(v.changed) ? (v.changed as string[]) : Object.keys(a.body ?? {}), ...failed }));
+        return;
+      case 'apps.add':
+        sink.record(audit.adminChange({ actor: who, operation: 'apps.add', ...(typeof a.body?.app === 'string' ? { app: a.body.app } : {}), ...failed }));
+        return;
+      case 'apps.rotate':
+        sink.record(audit.adminChange({ actor: who, operation: 'apps.rotate', app: p('app') ?? '', ...failed }));
+        return;
+      case 'apps.revoke':
+        sink.record(audit.appRevoked({ actor: who, app: p('app') ?? '', ...failed }));
+        return;
+      case 'certificate.upload': {
+        const entry = error === undefined ? verdictEntry(who, 'console', { tenant: p('tenant'), credential: p('credential'), outcome: String(v.outcome), report: v.report as CertificateReport | undefined }) : undefined;
+        sink.record(entry ?? audit.adminChange({ actor: who, operation: 'certificate.upload', tenant: p('tenant') ?? '', credential: p('credential') ?? '', ...failed }));
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private async auditPage(query: Record<string, string>): Promise<unknown> {
+    const log = this.trail.log;
+    if (!log) throw new SesameError('invalid_request', 'this deployment keeps no audit trail');
+    const q = parseAuditQuery(pick(query, ['tenant', 'app', 'since', 'until', 'limit', 'cursor']), (this.trail.clock ?? { now: () => new Date() }).now());
+    const page = await log.query(q);
+    return { items: page.records, ...(page.cursor ? { cursor: page.cursor } : {}) };
   }
 
   private dispatch(route: AdminRoute, params: Record<string, string>, query: Record<string, string>, body: Record<string, unknown> | undefined, operator: Operator): Promise<unknown> | unknown {
@@ -153,6 +227,19 @@ export class AdminApi {
         return a.uploadCertificate(p('tenant'), p('credential'), body);
       case 'connect.create':
         return a.createConnectLink(p('tenant'), p('credential'), body, operator);
+      case 'rotation.get':
+        return a.rotationState(p('tenant'), p('credential'));
+      case 'rotation.next':
+        noParameters(body);
+        return a.rotationNext(p('tenant'), p('credential'), operator);
+      case 'rotation.activate':
+        noParameters(body);
+        return a.rotationActivate(p('tenant'), p('credential'), operator);
+      case 'rotation.retire':
+        return a.rotationRetire(p('tenant'), p('credential'), body, operator);
+      case 'credential.test':
+        if (body && Object.keys(body).length > 0) throw new SesameError('invalid_request', 'a check takes no parameters', { details: { field: Object.keys(body).join(', ').slice(0, 200) } });
+        return a.testCredential(p('tenant'), p('credential'), operator);
       case 'apps.list':
         return a.listApps();
       case 'apps.add':
@@ -162,8 +249,14 @@ export class AdminApi {
         return a.revokeApp(p('app'));
       case 'apps.rotate':
         return a.rotateApp(p('app'), body);
+      case 'audit':
+        return this.auditPage(query);
     }
   }
+}
+
+function noParameters(body: Record<string, unknown> | undefined): void {
+  if (body && Object.keys(body).length > 0) throw new SesameError('invalid_request', `unknown field${Object.keys(body).length > 1 ? 's' : ''} ${Object.keys(body).map((k) => `"${k.slice(0, 40)}"`).join(', ')}: this takes no parameters`, { details: { field: Object.keys(body).join(', ').slice(0, 200) } });
 }
 
 function pick(query: Record<string, string>, keys: readonly string[]): Record<string, string> {

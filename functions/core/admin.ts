@@ -1,3 +1,6 @@
+import { actor } from './audit.ts';
+import type { Activated, FlaRotation, NextStored, Retired, RotationState } from './rotation.ts';
+import { lastCheckFromTags, type HealthResult, type LastCheck } from './health.ts';
 import { z } from 'zod';
 import type { AppRecord, AppSummary, Apps } from './apps.ts';
 import { credentialSecretName, CREDENTIAL_PREFIX, NO_EXPIRY, REDACTED, scanSecrets, TAG, type Credentials, type RecordError } from './credentials.ts';
@@ -118,6 +121,8 @@ export interface CredentialDetail extends CredentialStatus {
   certificate: { accepts: boolean; report: CertificateReportView | null };
   alerts: { level: string; at: string | null }[];
   renewal: Steps;
+  /** The last health check (`sesame credential test`, the console's button, the daily run), from the credential's tags. */
+  last_check: LastCheck | null;
 }
 
 export type AppView = AppSummary;
@@ -152,7 +157,13 @@ export interface AdminDeps {
   intake?: IntakeDeps | undefined;
   /** Connect links; without a state store there are none, and creating one is refused. */
   connect?: Connect | undefined;
+  /** Checks a credential with its platform now, recording the result on it (and in the audit trail, as this operator's). */
+  testCredential?: ((tenant: string, credential: string, who: Operator) => Promise<HealthResult>) | undefined;
+  /** FLA key rotation (next key, activation, retirement); it records each step in the audit trail itself. */
+  rotation?: FlaRotation | undefined;
 }
+
+const retireBody = z.strictObject({ force: z.boolean().optional() });
 
 /** A connect link as the console gets it: the URL (its token inside) is returned this once. */
 export interface ConnectLinkCreated {
@@ -542,7 +553,46 @@ export class Admin {
       certificate: { accepts: platform.certificateProfile !== undefined, report },
       alerts: level ? [{ level, at: tags[ALERT_TAG.at] ?? null }] : [],
       renewal: { fr: [...platform.renewal.fr], en: [...platform.renewal.en] },
+      last_check: lastCheckFromTags(tags, current?.version),
     };
+  }
+
+  private rotationOf(): FlaRotation {
+    if (!this.deps.rotation) throw new SesameError('internal', 'this deployment cannot rotate keys');
+    return this.deps.rotation;
+  }
+
+  /** An FLA credential's keys: active, next, previous (fingerprints and dates, never key material). */
+  async rotationState(tenant: string, credential: string): Promise<RotationState> {
+    return this.rotationOf().status(parseTenantId(tenant), parseCredentialId(credential, KINDS).id);
+  }
+
+  /** A next key pair stored beside the active one; its certificate (PEM) is for the same Chaman account. */
+  async rotationNext(tenant: string, credential: string, operator: Operator): Promise<Omit<NextStored, 'fields'>> {
+    const r = await this.rotationOf().keygenNext(parseTenantId(tenant), parseCredentialId(credential, KINDS).id, { actor: actor.operator(operator.sub) });
+    const { certificate_der: _der, fields: _f, ...shown } = r as typeof r & { fields?: unknown };
+    return shown;
+  }
+
+  /** Switches to the next key once a token is obtained with it alone; the active key becomes the fallback. */
+  async rotationActivate(tenant: string, credential: string, operator: Operator): Promise<Omit<Activated, 'fields'>> {
+    const { fields: _f, ...shown } = (await this.rotationOf().activate(parseTenantId(tenant), parseCredentialId(credential, KINDS).id, { actor: actor.operator(operator.sub) })) as Activated & { fields?: unknown };
+    return shown;
+  }
+
+  /** Drops the previous key once the active one obtains a token alone (`force`: without that check). */
+  async rotationRetire(tenant: string, credential: string, body: unknown, operator: Operator): Promise<Omit<Retired, 'fields'>> {
+    const input = validate(retireBody, body ?? {}, 'retirement');
+    const { fields: _f, ...shown } = (await this.rotationOf().retire(parseTenantId(tenant), parseCredentialId(credential, KINDS).id, { ...(input.force ? { force: true } : {}), actor: actor.operator(operator.sub) })) as Retired & { fields?: unknown };
+    return shown;
+  }
+
+  /** Checks the credential with its platform now: `ok`, `failed` (with the platform's reason) or `not_testable`, and when. */
+  async testCredential(tenantId: string, credentialId: string, operator: Operator): Promise<HealthResult> {
+    const tenant = parseTenantId(tenantId);
+    const { id } = parseCredentialId(credentialId, KINDS);
+    if (!this.deps.testCredential) throw new SesameError('internal', 'this deployment cannot check credentials');
+    return this.deps.testCredential(tenant, id, operator);
   }
 
   private async latestReport(tenant: string, credential: string): Promise<CertificateReportView | null> {

@@ -1,3 +1,4 @@
+import { readAuditConfig, type AuditConfig } from './audit.ts';
 import { readFileSync } from 'node:fs';
 import { SesameError } from './errors.ts';
 import { DEFAULT_BROKER_OPTIONS, type BrokerOptions } from './broker.ts';
@@ -12,6 +13,8 @@ import { loadTrustAnchors } from './certificates/validator.ts';
  */
 export interface Config {
   home: string;
+  /** The audit trail's retention and buffering (SESAME_AUDIT_RETENTION_DAYS…). */
+  audit: AuditConfig;
   kmsKeyId: string | undefined;
   broker: BrokerOptions;
   version: string;
@@ -144,6 +147,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const upstreamTimeoutMs = seconds(env, 'SESAME_UPSTREAM_TIMEOUT_MS', DEFAULT_RETRY.timeoutMs, 10, 60_000);
   return {
     sharedTokens: sharedTokens(env, upstreamTimeoutMs),
+    audit: readAuditConfig(env),
     home: env.SESAME_HOME || '.sesame',
     kmsKeyId: env.SESAME_KMS_KEY_ID || undefined,
     version: env.SESAME_VERSION || packageVersion(),

@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { actor, audit, type AuditActor, type AuditSink } from './audit.ts';
 import { certificateProfile } from './certificates/profiles.ts';
 import { selfSignedCertificate } from './certificates/self-signed.ts';
 import { validateCertificate, type CertificateReport } from './certificates/validator.ts';
 import { credentialSecretName, type Credentials } from './credentials.ts';
 import { describeError, isSesameError, SesameError } from './errors.ts';
 import { parseCredentialId, parseTenantId } from './ids.ts';
-import { FILE_NAME_PATTERN, processCertificate, type IntakeDeps } from './intake.ts';
+import { FILE_NAME_PATTERN, processCertificate, verdictEntry, type IntakeDeps } from './intake.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './oauth.ts';
 import { calendarDay, endOfFrenchDay } from './platforms/fields.ts';
 import { KINDS, platformOf } from './platforms/index.ts';
@@ -97,7 +98,12 @@ export interface ConnectDeps {
   integrator?: Integrator;
   /** Base of the links' URLs. */
   publicUrl: string;
+  /** Links made and submissions through them are recorded here. */
+  audit?: AuditSink;
 }
+
+/** Who made a link, for the audit trail: `cli`, the expiry run, or an operator's OIDC subject. */
+const creator = (createdBy: string): AuditActor => (createdBy === 'cli' ? actor.cli() : createdBy === 'expiry' ? actor.system('expiry') : actor.operator(createdBy));
 
 export interface CreateLinkInput {
   tenant: string;
@@ -319,6 +325,7 @@ export class Connect {
     };
     await this.deps.state.put({ pk: linkPk(hash), sk: LINK_SK, expiresAt: Math.floor(expires.getTime() / 1000), data: data as unknown as Record<string, unknown> }, { ifAbsent: true });
     const replaced = await this.replacePrevious(tenant, credential, hash, expires);
+    this.deps.audit?.record(audit.linkCreated({ actor: creator(data.created_by), tenant, credential, link: hash, expiresAt: data.expires_at, fields, ...(to ? { sentTo: to } : {}) }));
     this.deps.log.info('connect link created', { tenant, credential, kind, link: short(hash), expires_at: data.expires_at, created_by: data.created_by, fields, ...(settings ? { settings: Object.keys(settings) } : {}), ...(replaced ? { replaced: short(replaced) } : {}) });
     const link: CreatedLink = { url: `${this.deps.publicUrl}/connect/${token}`, expires_at: data.expires_at, tenant, credential, kind, fields };
     if (to === undefined) return link;
@@ -565,10 +572,24 @@ export class Connect {
     return { der: new Uint8Array(Buffer.from(b64, 'base64')), fileName: `${link.data.tenant}-${link.data.credential}.cer` };
   }
 
-  /** One submission: throttled, validated, checked upstream where possible, stored once. */
+  /** One submission: throttled, validated, checked upstream where possible, stored once; recorded in the audit trail. */
   async submit(token: string, input: SubmitInput): Promise<SubmitResult> {
     const link = await this.resolve(token);
+    // Unknown, used and expired links name no credential: nothing to record.
     if (!link) return { status: 'gone' };
+    const where = { link: link.hash, tenant: link.data.tenant, credential: link.data.credential };
+    try {
+      const result = await this.submitTo(link, input);
+      if (result.status === 'stored') this.deps.audit?.record(audit.linkUsed({ ...where, checked: result.checked }));
+      else this.deps.audit?.record(audit.linkUsed({ ...where, reason: result.status }));
+      return result;
+    } catch (err) {
+      this.deps.audit?.record(audit.linkUsed({ ...where, error: err }));
+      throw err;
+    }
+  }
+
+  private async submitTo(link: { item: StateItem; data: LinkData; hash: string }, input: SubmitInput): Promise<SubmitResult> {
     const { data, hash } = link;
     const log = { tenant: data.tenant, credential: data.credential, kind: data.kind, link: short(hash) };
     const hour = Math.floor(this.deps.clock.now().getTime() / 1000 / HOUR);
@@ -615,7 +636,8 @@ export class Connect {
     if (spec.mode === 'keygen') {
       const pending = asObject((await this.deps.store.get(`${PENDING_KEY_PREFIX}${hash}`))?.value);
       if (typeof pending.private_key !== 'string' || typeof pending.certificate !== 'string') throw new SesameError('internal', 'the link\'s key pair is missing from the secret store');
-      const { client_id: _c, private_key: _p, certificate: _ce, certificate_sha256: _s, kid: _k, alg: _a, ...kept } = stored;
+      // A new key pair ends any rotation in progress: its next and previous keys go with the old key.
+      const { client_id: _c, private_key: _p, certificate: _ce, certificate_sha256: _s, kid: _k, alg: _a, next: _n, previous: _pr, ...kept } = stored;
       stored = { ...kept, private_key: pending.private_key, certificate: pending.certificate, certificate_sha256: pending.sha256, alg: 'RS256' };
     }
     let merged = spec.merge ? spec.merge(stored, submitted, { now, integrator: this.deps.integrator ?? {} }) : { ...stored, ...submitted };
@@ -682,6 +704,8 @@ export class Connect {
       await this.reopen(claimed, link.hash);
       throw err;
     }
+    const verdict = verdictEntry(actor.link(link.hash), 'link', result);
+    if (verdict) this.deps.audit?.record(verdict);
     if (result.outcome === 'accepted' || result.outcome === 'unchanged') {
       await this.notifyStored(data, view, false);
       this.deps.log.info('connect link used: certificate stored', { ...log, outcome: result.outcome });

@@ -1,3 +1,4 @@
+import { actor, audit, type AuditActor, type AuditEntry, type AuditSink } from './audit.ts';
 import { toPem } from './bytes.ts';
 import { certificateProfile } from './certificates/profiles.ts';
 import type { TrustAnchors } from './certificates/profile.ts';
@@ -33,6 +34,24 @@ export interface IntakeDeps {
   testPolicyOids?: readonly string[];
   /** Trusted CAs for the profiles that check their chain against anchors (Chorus Pro's RGS* CAs). */
   trustAnchors?: TrustAnchors;
+  /** The verdicts of the intake bucket's files are recorded here (console and link uploads, by their callers). */
+  audit?: AuditSink;
+}
+
+/** The audit record of a verdict: its codes and fingerprint, never the file's contents. */
+export function verdictEntry(who: AuditActor, source: 's3' | 'console' | 'link' | 'cli', r: { tenant?: string | undefined; credential?: string | undefined; outcome: string; report?: CertificateReport | undefined }): AuditEntry | undefined {
+  const { outcome, report } = r;
+  if (!r.tenant || !r.credential || (outcome !== 'accepted' && outcome !== 'unchanged' && outcome !== 'rejected' && outcome !== 'deleted')) return undefined;
+  return audit.certificateVerdict({
+    actor: who,
+    tenant: r.tenant,
+    credential: r.credential,
+    verdict: outcome,
+    source,
+    ...(report?.errors.length ? { errors: report.errors.map((e) => e.code) } : {}),
+    ...(report?.warnings.length ? { warnings: report.warnings.map((w) => w.code) } : {}),
+    ...(report?.certificates[0]?.sha256 ? { sha256: report.certificates[0].sha256 } : {}),
+  });
 }
 
 export type IntakeOutcome = 'accepted' | 'unchanged' | 'rejected' | 'deleted' | 'gone';
@@ -122,7 +141,10 @@ export async function processUpload(deps: IntakeDeps, key: string, version?: str
     deps.log.warn('upload refused: misplaced', { key: key.slice(0, 300) });
     return { key, outcome: 'rejected', reason };
   }
-  return judgeCertificate(deps, target, source, 'intake');
+  const result = await judgeCertificate(deps, target, source, 'intake');
+  const entry = verdictEntry(actor.system('intake'), 's3', result);
+  if (entry) deps.audit?.record(entry);
+  return result;
 }
 
 /**

@@ -55,9 +55,52 @@ function parseTokenResponse(body: string, endpoint: string): TokenResult {
 
 /**
  * One client_credentials exchange: a fresh form per attempt, retried with jittered
- * backoff on network errors, timeouts, 5xx and 429; a 4xx is final.
+ * backoff on network errors, timeouts, 5xx and 429; a 4xx is final. When the endpoint
+ * refuses the material (a 4xx) and it has a fallback (another key of the same client
+ * during a rotation), the fallback is tried, and a warning says so.
  */
 export async function fetchToken(http: HttpClient, material: OAuthMaterial, policy: RetryPolicy, log?: Log): Promise<TokenResult> {
+  if (!material.fallback) return exchange(http, material, policy, log);
+  let refused: SesameError;
+  try {
+    return await exchange(http, material, policy, log);
+  } catch (err) {
+    if (!refusedByEndpoint(err)) throw err;
+    refused = err;
+  }
+  const fallback = material.fallback;
+  log?.warn('the token endpoint refused the key, trying the fallback key', {
+    endpoint: material.tokenEndpoint,
+    ...material.logFields,
+    ...(fallback.logFields?.key ? { fallback_key: fallback.logFields.key } : {}),
+    ...refused.details,
+  });
+  try {
+    const token = await fetchToken(http, fallback, policy, log);
+    log?.warn('access token obtained with the fallback key', { endpoint: fallback.tokenEndpoint, ...fallback.logFields });
+    return token;
+  } catch (err) {
+    // Unreachable now: try again later. Refused too: what must be fixed is the key in use.
+    if (isSesameError(err, 'upstream_unavailable')) throw err;
+    log?.warn('the fallback key was refused too', { endpoint: fallback.tokenEndpoint, ...fallback.logFields, ...(isSesameError(err) ? err.details : {}) });
+    throw refused;
+  }
+}
+
+/** The material alone, without its fallback: to know whether this very key works (a check, an activation). */
+export function withoutFallback(material: OAuthMaterial): OAuthMaterial {
+  const { fallback: _fallback, ...alone } = material;
+  return alone;
+}
+
+/** A refusal by the endpoint itself (a 4xx answer), which another key may not get. */
+function refusedByEndpoint(err: unknown): err is SesameError {
+  if (!isSesameError(err, 'upstream_rejected')) return false;
+  const status = err.details.upstream_status;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
+async function exchange(http: HttpClient, material: OAuthMaterial, policy: RetryPolicy, log?: Log): Promise<TokenResult> {
   const endpoint = material.tokenEndpoint;
   return pRetry(
     async () => {

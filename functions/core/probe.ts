@@ -1,5 +1,5 @@
 import { describeError, isSesameError } from './errors.ts';
-import { fetchToken } from './oauth.ts';
+import { fetchToken, withoutFallback } from './oauth.ts';
 import type { Platform, PlatformProbe, ProbeContext } from './platforms/types.ts';
 import type { Log } from './ports.ts';
 import type { Text } from './text.ts';
@@ -41,7 +41,8 @@ async function platformProbe(platform: Platform, fields: unknown, ctx: ProbeCont
   if (platform.probe) return platform.probe(fields, ctx);
   const material = platform.material(fields, ctx);
   if (material.type === 'oauth') {
-    await fetchToken(ctx.http, material, ctx.retry, log);
+    // This credential's own key alone: a fallback key obtaining the token would prove nothing of it.
+    await fetchToken(ctx.http, withoutFallback(material), ctx.retry, log);
     return { status: 'ok', note: { fr: 'Sesame a obtenu un jeton de la plateforme avec ces identifiants : ils fonctionnent.', en: 'Sesame obtained a token from the platform with these credentials: they work.' } };
   }
   return {

@@ -15,7 +15,8 @@ import Provider, { errors as oidcErrors, type Adapter, type AdapterPayload, type
  * (audience `sesame-admin`), as a Cognito user pool or Entra ID would issue in AWS.
  */
 export type OAuthClientSpec =
-  | { client_id: string; auth: 'private_key_jwt'; publicKey: KeyObject; scope?: string }
+  /** `publicKey`: one key, or several, as a Chaman account may hold several certificates (a rotation). */
+  | { client_id: string; auth: 'private_key_jwt'; publicKey: KeyObject | readonly KeyObject[]; scope?: string }
   | { client_id: string; auth: 'client_secret_post'; client_secret: string; scope?: string };
 
 export const CONSOLE_CLIENT_ID = 'sesame-console';
@@ -46,8 +47,15 @@ export interface OAuthServer {
   tokenEndpoint: string;
   /** POSTs received on the token endpoint. */
   tokenRequests(): number;
-  /** Adds a client while running, as Chaman does when a certificate is registered. */
+  /** Adds a client while running, as Chaman does when a certificate is registered; a client of that id is replaced. */
   register(client: OAuthClientSpec): Promise<void>;
+  /**
+   * Adds a public key to a private_key_jwt client, as Chaman's "Add a certificate" on an
+   * existing account: assertions signed by any of the client's keys are accepted.
+   */
+  addClientKey(clientId: string, publicKey: KeyObject): Promise<void>;
+  /** Removes a public key from a private_key_jwt client, as deleting a certificate in Chaman; a client keeps at least one. */
+  removeClientKey(clientId: string, publicKey: KeyObject): Promise<void>;
   /** With `operator`: what the console needs to log in, and what the admin API checks. */
   operator?: { sub: string; username: string; clientId: string; audience: string; resource: string; scope: string };
   close(): Promise<void>;
@@ -97,11 +105,18 @@ function memoryAdapter(): new (name: string) => Adapter {
   };
 }
 
+const keysOf = (spec: Extract<OAuthClientSpec, { auth: 'private_key_jwt' }>): KeyObject[] => (Array.isArray(spec.publicKey) ? [...spec.publicKey] : [spec.publicKey as KeyObject]);
+
+/** One key's public JWK as a string: how two KeyObjects are found to be the same key. */
+const jwkId = (key: KeyObject) => JSON.stringify(key.export({ format: 'jwk' }));
+
 function toClientMetadata(spec: OAuthClientSpec): ClientMetadata {
   const base: ClientMetadata = { client_id: spec.client_id, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], ...(spec.scope ? { scope: spec.scope } : {}) };
   if (spec.auth === 'client_secret_post') return { ...base, client_secret: spec.client_secret, token_endpoint_auth_method: 'client_secret_post' };
-  const jwk = spec.publicKey.export({ format: 'jwk' });
-  return { ...base, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] } };
+  const keys = keysOf(spec);
+  if (keys.length === 0) throw new Error(`client ${spec.client_id}: private_key_jwt needs at least one public key`);
+  // Without a kid, the provider tries every key of the assertion's type: what Chaman does with an account's certificates.
+  return { ...base, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: keys.map((k) => k.export({ format: 'jwk' })) } };
 }
 
 /** Equal strings, in a time that depends on neither their contents nor their lengths. */
@@ -219,7 +234,22 @@ export async function startOAuthServer(options: OAuthServerOptions): Promise<OAu
   const resource = op?.resource ?? ADMIN_RESOURCE;
   // The subject is the username: one account, stable across restarts.
   const sub = op?.username;
-  const clients = options.clients.map(toClientMetadata);
+  // The token clients live in the adapter rather than in the static list: the provider
+  // never reloads a static client, and a Chaman account gains and loses certificates.
+  const Adapter = memoryAdapter();
+  const specs = new Map<string, OAuthClientSpec>();
+  const register = async (client: OAuthClientSpec) => {
+    const metadata = toClientMetadata(client);
+    specs.set(client.client_id, client);
+    await new Adapter('Client').upsert(client.client_id, metadata as unknown as AdapterPayload);
+  };
+  for (const c of options.clients) await register(c);
+  const keyedClient = (clientId: string) => {
+    const spec = specs.get(clientId);
+    if (spec?.auth !== 'private_key_jwt') throw new Error(`no private_key_jwt client ${clientId} on this server`);
+    return spec;
+  };
+  const clients: ClientMetadata[] = [];
   if (op) {
     scopes.add('profile').add('email');
     clients.push({
@@ -236,7 +266,6 @@ export async function startOAuthServer(options: OAuthServerOptions): Promise<OAu
   const consoleOrigins = () => new Set((op?.redirectUris ?? []).map((u) => new URL(u).origin));
   const isConsole = (ctx: KoaContextWithOIDC) => op !== undefined && ctx.oidc.client?.clientId === consoleId;
 
-  const Adapter = memoryAdapter();
   const provider = new Provider(issuer, {
     adapter: Adapter,
     clients,
@@ -374,8 +403,19 @@ export async function startOAuthServer(options: OAuthServerOptions): Promise<OAu
     issuer,
     tokenEndpoint: `${issuer}/token`,
     tokenRequests: () => count,
-    // Clients not in the static list are looked up through the adapter's Client model.
-    register: (client) => new Adapter('Client').upsert(client.client_id, toClientMetadata(client) as unknown as AdapterPayload),
+    register,
+    addClientKey: async (clientId, publicKey) => {
+      const spec = keyedClient(clientId);
+      const keys = keysOf(spec);
+      if (keys.some((k) => jwkId(k) === jwkId(publicKey))) return;
+      await register({ ...spec, publicKey: [...keys, publicKey] });
+    },
+    removeClientKey: async (clientId, publicKey) => {
+      const spec = keyedClient(clientId);
+      const keys = keysOf(spec).filter((k) => jwkId(k) !== jwkId(publicKey));
+      if (keys.length === 0) throw new Error(`client ${clientId} keeps at least one key`);
+      await register({ ...spec, publicKey: keys });
+    },
     ...(op && sub ? { operator: { sub, username: op.username, clientId: consoleId, audience, resource, scope: `openid profile email ${ADMIN_SCOPE}` } } : {}),
     close: () =>
       new Promise<void>((resolve) => {

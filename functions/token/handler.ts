@@ -4,7 +4,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { TokenEvent } from './token.ts';
 import { createLogger } from '../adapters/logger.ts';
-import { count, observability } from '../adapters/observability.ts';
+import { count, flushAudit, observability } from '../adapters/observability.ts';
 import { awsSystem } from '../adapters/system.ts';
 import { readConfig } from '../core/config.ts';
 import { makeTokenHandler } from './token.ts';
@@ -18,6 +18,7 @@ const vend = makeTokenHandler(system.api);
 export const tokenHandler = async (event: TokenEvent) => {
   const res = await vend(event);
   count(metrics, (res.statusCode ?? 500) < 400 ? 'TokenServed' : (res.statusCode ?? 500) >= 500 ? 'TokenFailed' : 'TokenRefused');
+  await flushAudit(metrics, system.audit);
   return res;
 };
 export const handler = middy(tokenHandler).use(captureLambdaHandler(tracer)).use(logMetrics(metrics)).use(injectLambdaContext(log));

@@ -140,7 +140,19 @@ const jsonBody = (c: AwsCall): Record<string, unknown> => {
 };
 
 /** The IAM action a call needs and the resource it is on, as IAM evaluates it. */
-export function iamRequest(c: AwsCall, d: Deployment): { action: string; resource: string; call: AwsCall } {
+/** The partition keys a DynamoDB call touches: what `dynamodb:LeadingKeys` conditions are evaluated on. */
+function leadingKeys(body: Record<string, unknown>): string[] {
+  const pk = (item: unknown) => ((item as { pk?: { S?: string } } | undefined)?.pk?.S);
+  const keys: (string | undefined)[] = [pk(body.Key), pk(body.Item)];
+  const expr = body.ExpressionAttributeValues as Record<string, { S?: string }> | undefined;
+  if (typeof body.KeyConditionExpression === 'string' && expr) keys.push(...Object.values(expr).map((v) => v.S));
+  for (const requests of Object.values((body.RequestItems ?? {}) as Record<string, { PutRequest?: { Item: unknown }; DeleteRequest?: { Key: unknown } }[]>)) {
+    for (const r of requests) keys.push(pk(r.PutRequest?.Item), pk(r.DeleteRequest?.Key));
+  }
+  return keys.filter((k): k is string => typeof k === 'string');
+}
+
+export function iamRequest(c: AwsCall, d: Deployment): { action: string; resource: string; call: AwsCall; leadingKeys?: string[] } {
   // Real secret ARNs end in a random suffix: the grants' `name/*` patterns must allow for it.
   const secretArn = (id: string) => (id.startsWith('arn:') ? id : `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${id}-AbCdEf`);
   if (c.target?.startsWith('secretsmanager.')) {
@@ -149,8 +161,10 @@ export function iamRequest(c: AwsCall, d: Deployment): { action: string; resourc
     return { action: `secretsmanager:${c.target.slice('secretsmanager.'.length)}`, resource: id ? secretArn(id) : '*', call: c };
   }
   if (c.target?.startsWith('DynamoDB_')) {
-    const table = jsonBody(c).TableName as string | undefined;
-    return { action: `dynamodb:${c.target.slice(c.target.indexOf('.') + 1)}`, resource: table ? tableArn(table) : '*', call: c };
+    const body = jsonBody(c);
+    // A batch names its table as the key of RequestItems.
+    const table = (body.TableName as string | undefined) ?? Object.keys((body.RequestItems ?? {}) as object)[0];
+    return { action: `dynamodb:${c.target.slice(c.target.indexOf('.') + 1)}`, resource: table ? tableArn(table) : '*', call: c, leadingKeys: leadingKeys(body) };
   }
   if (c.target?.startsWith('TrentService.')) {
     return { action: `kms:${c.target.slice('TrentService.'.length)}`, resource: String(jsonBody(c).KeyId ?? '*'), call: c };
@@ -229,8 +243,15 @@ export function deniedCalls(calls: AwsCall[], grants: Grant[], d: Deployment): s
   const direct = grants.filter((g) => !g.condition || !Object.values(g.condition).some((c) => 'kms:ViaService' in c));
   return calls
     .map((c) => iamRequest(c, d))
-    .filter((q) => !direct.some((g) => g.actions.some((a) => glob(a).test(q.action)) && g.resources.some((res) => glob(res).test(q.resource))))
-    .map((q) => `${q.action} on ${q.resource}`);
+    .filter((q) => !direct.some((g) => g.actions.some((a) => glob(a).test(q.action)) && g.resources.some((res) => glob(res).test(q.resource)) && leadingKeysAllowed(g, q.leadingKeys)))
+    .map((q) => `${q.action} on ${q.resource}${q.leadingKeys?.length ? ` (keys ${[...new Set(q.leadingKeys.map((k) => k.split('#')[0]))].join(', ')})` : ''}`);
+}
+
+/** A grant conditioned on `dynamodb:LeadingKeys` (ForAllValues:StringLike) allows a call only when every key it touches matches. */
+function leadingKeysAllowed(g: Grant, keys: string[] | undefined): boolean {
+  const patterns = g.condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'] as string[] | undefined;
+  if (!patterns) return true;
+  return (keys ?? []).every((k) => patterns.some((p) => glob(p).test(k)));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import { createServer, request, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { AdminEvent } from '../../functions/admin/admin.ts';
 import { secretPolicyDocument } from '../../functions/core/secret-policy.ts';
+import { deniedCalls, iamRequest as sharedIamRequest } from './connect-fixtures.ts';
 import { captureOutput, jsonLines, lambdaContext, loadHandler, realCore, ROOT, SOURCES, synthBundles, type Source, type Synth } from './bundles.ts';
 import { deploy, objectVersions, receivedAlerts, secretState, type Deployment } from './fixtures.ts';
 import { chorusChain, EKU, issue, p7b } from '../helpers/pki.ts';
@@ -112,6 +113,7 @@ function resolveIntrinsic(v: unknown, d: Deployment, resources: Synth['template'
     if (att === 'Arn' && typeOf(id) === 'AWS::KMS::Key') return d.kmsKeyArn;
     if (att === 'Arn' && typeOf(id) === 'AWS::IAM::Role') return roleArn(id);
     if (att === 'Arn' && typeOf(id) === 'AWS::S3::Bucket') return `arn:aws:s3:::${d.bucket}`;
+    if (att === 'Arn' && typeOf(id) === 'AWS::DynamoDB::Table') return `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${STATE_TABLE}`;
     if (att === 'ApiEndpoint' && typeOf(id) === 'AWS::ApiGatewayV2::Api') return `https://${API_ID}.execute-api.${REGION}.amazonaws.com`;
   }
   throw new Error(`cannot resolve ${JSON.stringify(v)}`);
@@ -795,9 +797,13 @@ describe.each(SOURCES)('the admin function (%s)', (from: Source) => {
       process.env.AWS_ENDPOINT_URL = MOTO;
       await proxy.close();
     }
-    const requests = proxy.calls.map((c) => iamRequest(c, d));
-    const denied = requests.filter((q) => !statements.some((s) => s.actions.some((a) => glob(a).test(q.action)) && s.resources.some((r) => glob(r).test(q.resource))));
-    expect(denied.map((q) => `${q.action} on ${q.resource}`), 'calls the admin role does not allow').toEqual([]);
+    const requests = proxy.calls.map((c) => (c.target?.startsWith('DynamoDB_') ? sharedIamRequest(c, d) : iamRequest(c, d)));
+    // DynamoDB calls (links, audit records) through the shared checker, which reads batch requests and LeadingKeys conditions.
+    const denied = [
+      ...requests.filter((q) => !q.call.target?.startsWith('DynamoDB_')).filter((q) => !statements.some((s) => s.actions.some((a) => glob(a).test(q.action)) && s.resources.some((r) => glob(r).test(q.resource)))).map((q) => `${q.action} on ${q.resource}`),
+      ...deniedCalls(proxy.calls.filter((c) => c.target?.startsWith('DynamoDB_')), statements, d),
+    ];
+    expect(denied, 'calls the admin role does not allow').toEqual([]);
     // The conditions of the grants hold: new secrets with the stack key, resource policies never public.
     for (const c of proxy.calls.filter((x) => x.target === 'secretsmanager.CreateSecret')) expect(JSON.parse(c.body)).toMatchObject({ KmsKeyId: d.kmsKeyArn });
     for (const c of proxy.calls.filter((x) => x.target === 'secretsmanager.PutResourcePolicy')) expect(JSON.parse(c.body)).toMatchObject({ BlockPublicPolicy: true });

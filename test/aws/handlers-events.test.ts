@@ -6,6 +6,7 @@ useEmulator();
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createHash } from 'node:crypto';
 import { captureOutput, lambdaContext, loadHandler, realCore, SOURCES, synthBundles, type Source, type Synth } from './bundles.ts';
+import { DynamoAuditLog } from '../../functions/adapters/dynamo-audit-log.ts';
 import { createStateTable, deploy, objectVersions, receivedAlerts, secretState, type Deployment } from './fixtures.ts';
 import { chorusChain, EKU, issue, p7b } from '../helpers/pki.ts';
 
@@ -102,13 +103,15 @@ describe.each(SOURCES)('the certificate function (%s)', (from: Source) => {
     const system = await realCore(d);
     await system.tenants.put({ id: 'cfa-paris', name: 'CFA Paris', siret: '12345678200010' });
     if (options.credential !== false) await system.credentials.set({ tenant: 'cfa-paris', credential: 'chorus-edi', fields: { usage: 'client' } });
-    const { handler } = await loadHandler<CertificateFn>('certificate', from, { SESAME_BUCKET: d.bucket, SESAME_ALERTS_TOPIC_ARN: d.topicArn }, synth);
+    // The state table holds the audit trail its verdicts go to.
+    const table = await createStateTable();
+    const { handler } = await loadHandler<CertificateFn>('certificate', from, { SESAME_BUCKET: d.bucket, SESAME_ALERTS_TOPIC_ARN: d.topicArn, SESAME_STATE_TABLE: table }, synth);
     const run = (event: S3Event) => captureOutput(() => handler(event, lambdaContext('certificate')));
-    return { d, system, run };
+    return { d, system, run, table };
   }
 
   it('accepts a valid Chorus chain: a new secret version and its expiry tag, the file in accepted/, its report, nothing left in incoming/', async () => {
-    const { d, run } = await setUp();
+    const { d, run, table } = await setUp();
     const c = await chorusChain({ notAfter: new Date('2027-09-30T00:00:00Z') });
     const bytes = p7b([c.leaf, c.inter, c.root]);
     const key = 'incoming/cfa-paris/chorus-edi/my chain (2).p7b';
@@ -118,6 +121,9 @@ describe.each(SOURCES)('the certificate function (%s)', (from: Source) => {
 
     const { result } = await run(event);
     expect(result).toEqual({ processed: 1, outcomes: [{ key, outcome: 'accepted' }] });
+    // Its verdict in the audit trail, written before the function returned.
+    const trail = await new DynamoAuditLog(table).query({ tenant: 'cfa-paris' });
+    expect(trail.records).toEqual([expect.objectContaining({ type: 'certificate_verdict', actor: { type: 'system', id: 'intake' }, credential: 'chorus-edi', details: expect.objectContaining({ verdict: 'accepted', source: 's3' }) })]);
 
     const after = await secretState(CREDENTIAL);
     expect(after.versions).toHaveLength(before.versions.length + 1);
@@ -270,6 +276,8 @@ describe.each(SOURCES)('the expiry function (%s)', (from: Source) => {
     const { handler } = await loadHandler<ExpiryFn>('expiry', from, { SESAME_ALERTS_TOPIC_ARN: d.topicArn, SESAME_STATE_TABLE: table, SESAME_PUBLIC_URL: 'https://sesame.example' }, synth);
     const first = await captureOutput(() => handler(scheduled, lambdaContext('expiry')));
     expect(first.result).toMatchObject({ checked: 3, alerting: 2, errors: 0 });
+    // The health check ran after it: OPCO keys without a base URL cannot be checked, which is recorded, not alerted.
+    expect(first.result).toMatchObject({ health: { checked: 3, ok: 0, failed: 0, not_testable: 3, errors: 0 } });
 
     const alerts = (await receivedAlerts(d.queueUrl)).sort((a, b) => a.subject.localeCompare(b.subject));
     expect(alerts.map((a) => [a.subject, a.attributes])).toEqual([
@@ -287,7 +295,11 @@ describe.each(SOURCES)('the expiry function (%s)', (from: Source) => {
     expect(atlas.tags).toMatchObject({ 'sesame:alert-level': '7', 'sesame:alert-for': `${date(5)}T00:00:00.000Z` });
     expect(Date.now() - Date.parse(atlas.tags['sesame:alerted-at'] as string)).toBeLessThan(60_000);
     expect((await secretState('sesame/cfa-paris/opco-afdas')).tags).toMatchObject({ 'sesame:alert-level': 'expired', 'sesame:alert-for': `${date(-2)}T00:00:00.000Z` });
-    expect(await secretState('sesame/cfa-paris/opco-akto')).toEqual(quiet);
+    // Untouched but for the health check's record.
+    const akto = await secretState('sesame/cfa-paris/opco-akto');
+    expect(akto.tags).toMatchObject({ 'sesame:health': 'not_testable' });
+    const withoutHealth = (tags: Record<string, unknown>) => Object.fromEntries(Object.entries(tags).filter(([k]) => !k.startsWith('sesame:health')));
+    expect({ ...akto, tags: withoutHealth(akto.tags) }).toEqual(quiet);
     const output = first.output;
     for (const secret of ['atlas-secret-key-0001', 'afdas-secret-key-0002', 'akto-secret-key-0003']) expect(output).not.toContain(secret);
 
@@ -295,7 +307,8 @@ describe.each(SOURCES)('the expiry function (%s)', (from: Source) => {
     const second = await captureOutput(() => handler({}, lambdaContext('expiry')));
     expect(second.result).toMatchObject({ checked: 3, alerting: 0, errors: 0 });
     expect(await receivedAlerts(d.queueUrl)).toEqual([]);
-    expect((await secretState('sesame/cfa-paris/opco-atlas')).tags).toEqual(atlas.tags);
+    // The alert tags stay; the health check records its day's check.
+    expect(withoutHealth((await secretState('sesame/cfa-paris/opco-atlas')).tags)).toEqual(withoutHealth(atlas.tags));
 
     // So does a new execution environment: the alert state lives in the tags, not in memory.
     const fresh = (await loadHandler<ExpiryFn>('expiry', from, { SESAME_ALERTS_TOPIC_ARN: d.topicArn, SESAME_STATE_TABLE: table, SESAME_PUBLIC_URL: 'https://sesame.example' }, synth)).handler;

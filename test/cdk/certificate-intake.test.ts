@@ -28,11 +28,17 @@ describe('the certificate intake stack', () => {
     const bucket = /\$\{CertificateIntakeBucket[0-9A-F]+\.Arn\}/.source;
     const key = /\$\{SecretsKey[0-9A-F]+\.Arn\}/.source;
     const via = (service: string) => ` if \\{"StringEquals":\\{"kms:ViaService":"${service}\\.eu-west-3\\.amazonaws\\.com"\\}\\}`;
-    expect(grantsOf(template, 'CertificateIntakeFunction', ['kms', 's3', 'secretsmanager', 'sns', 'sqs'])).toEqual([
+    expect(grantsOf(template, 'CertificateIntakeFunction', ['dynamodb', 'kms', 's3', 'secretsmanager', 'sns', 'sqs'])).toEqual([
+      // Its verdicts in the audit trail: adding audit items, nothing else of the state table.
+      expect.stringMatching(/^dynamodb:BatchWriteItem \$\{StateTable[0-9A-F]+\.Arn\} if \{"ForAllValues:StringLike":\{"dynamodb:LeadingKeys":\["audit#\*","audit-tenant#\*"\]\}\}$/),
       // The bucket's SSE-KMS (read the upload, write copies and reports), Secrets Manager, and the alerts topic: each through its service only.
+      expect.stringMatching(new RegExp(`^kms:Decrypt ${key}${via('dynamodb')}$`)),
       expect.stringMatching(new RegExp(`^kms:Decrypt ${key}${via('s3')}$`)),
       expect.stringMatching(new RegExp(`^kms:Decrypt ${key}${via('secretsmanager')}$`)),
       expect.stringMatching(new RegExp(`^kms:Decrypt ${key}${via('sns')}$`)),
+      expect.stringMatching(new RegExp(`^kms:DescribeKey ${key}${via('dynamodb')}$`)),
+      expect.stringMatching(new RegExp(`^kms:Encrypt ${key}${via('dynamodb')}$`)),
+      expect.stringMatching(new RegExp(`^kms:GenerateDataKey ${key}${via('dynamodb')}$`)),
       expect.stringMatching(new RegExp(`^kms:GenerateDataKey ${key}${via('s3')}$`)),
       expect.stringMatching(new RegExp(`^kms:GenerateDataKey ${key}${via('secretsmanager')}$`)),
       expect.stringMatching(new RegExp(`^kms:GenerateDataKey ${key}${via('sns')}$`)),

@@ -78,6 +78,8 @@ describe('the connect function', () => {
       .map(unhashed);
     expect(grants).toEqual(
       [
+        // Links used, in the audit trail: adding audit items only.
+        'dynamodb:BatchWriteItem ${StateTable.Arn} if {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["audit#*","audit-tenant#*"]}}',
         // The link records and the throttles' counters, in the state table; its key through DynamoDB only.
         ...STATE_TABLE_ACTIONS.map((a) => `${a} \${StateTable.Arn}`),
         ...['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'].map((a) => `${a} \${SecretsKey.Arn}${via('dynamodb')}`),
@@ -111,7 +113,7 @@ describe('the connect function', () => {
   it('lists no secret, reads no object back, and creates and deletes secrets under the pending-key prefix only', () => {
     const grants = grantsOf(template, 'ConnectFunction');
     expect(grants.filter((g) => g.startsWith('secretsmanager:DeleteSecret')).map((g) => g.split(' ')[1])).toEqual([secret(PENDING_KEY_PREFIX)]);
-    expect(grants.filter((g) => /ListSecrets|secretsmanager:Delete(?!Secret arn:\$\{AWS::Partition\}:secretsmanager:[^ ]*:secret:sesame-connect\/\*$)|s3:Delete|Restore|Rotate|Replica|UpdateSecret|GetResourcePolicy|dynamodb:(Scan|UpdateItem|Batch)|s3:(GetObject|ListBucket)/.test(g))).toEqual([]);
+    expect(grants.filter((g) => /ListSecrets|secretsmanager:Delete(?!Secret arn:\$\{AWS::Partition\}:secretsmanager:[^ ]*:secret:sesame-connect\/\*$)|s3:Delete|Restore|Rotate|Replica|UpdateSecret|GetResourcePolicy|dynamodb:(Scan|UpdateItem|BatchGet|BatchWriteItem(?! [^ ]+ if \{"ForAllValues:StringLike":\{"dynamodb:LeadingKeys":\["audit#\*","audit-tenant#\*"\]\}\}$))|s3:(GetObject|ListBucket)/.test(g))).toEqual([]);
     expect(grants.filter((g) => g.startsWith('secretsmanager:CreateSecret')).map((g) => g.split(' ')[1])).toEqual([secret(PENDING_KEY_PREFIX)]);
     expect(grants.filter((g) => g.startsWith('secretsmanager:') && g.includes(':secret:sesame-apps/'))).toEqual([]);
     for (const g of grants.filter((x) => x.split(' ')[1]?.endsWith('*') && !/^(logs|xray):/.test(x))) {

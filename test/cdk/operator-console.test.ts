@@ -285,6 +285,8 @@ describe('the admin function', () => {
         'sns:Publish ${AlertsTopic}',
         'kms:Decrypt ${SecretsKey.Arn}' + via('sns'),
         'kms:GenerateDataKey ${SecretsKey.Arn}' + via('sns'),
+        // Its changes in the audit trail: adding audit items only.
+        'dynamodb:BatchWriteItem ${StateTable.Arn} if {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["audit#*","audit-tenant#*"]}}',
         // Connect links created from the console: link records in the state table, its key through DynamoDB only.
         ...['ConditionCheckItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query'].map((a) => `dynamodb:${a} \${StateTable.Arn}`),
         ...['Decrypt', 'DescribeKey', 'Encrypt', 'GenerateDataKey'].map((a) => `kms:${a} \${SecretsKey.Arn}` + via('dynamodb')),

@@ -42,12 +42,12 @@ describe('the state table', () => {
     expect(table.UpdateReplacePolicy).toBe('Retain');
   });
 
-  it('is granted to the functions that write link records only: connect, admin (links from the console) and expiry (links in alerts), and to the token function for its token items only', () => {
+  it('is granted to the functions that write link records only: connect, admin (links from the console) and expiry (links in alerts); to the token function for its token items; and to the intake for audit records only', () => {
     const policies = Object.values(template.findResources('AWS::IAM::Policy'));
     const holders = policies
       .filter((p) => (p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]).some((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:'))))
       .flatMap((p) => (p.Properties.Roles as { Ref: string }[]).map((r) => r.Ref));
-    expect(holders.sort()).toEqual([expect.stringMatching(/^ConnectFunctionRole[0-9A-F]{8}$/), expect.stringMatching(/^ConsoleAdminRole[0-9A-F]{8}$/), expect.stringMatching(/^ExpiryWatchFunctionRole[0-9A-F]{8}$/), expect.stringMatching(/^TokenApiTokenRole[0-9A-F]{8}$/)]);
+    expect(holders.sort()).toEqual([expect.stringMatching(/^CertificateIntakeFunctionRole[0-9A-F]{8}$/), expect.stringMatching(/^ConnectFunctionRole[0-9A-F]{8}$/), expect.stringMatching(/^ConsoleAdminRole[0-9A-F]{8}$/), expect.stringMatching(/^ExpiryWatchFunctionRole[0-9A-F]{8}$/), expect.stringMatching(/^TokenApiTokenRole[0-9A-F]{8}$/)]);
   });
 
   it('outputs its name as StateTable, for SESAME_STATE_TABLE', () => {

@@ -1,3 +1,4 @@
+import { LocalAuditLog } from '../../functions/adapters/local-audit-log.ts';
 import { randomBytes } from 'node:crypto';
 import { LocalObjectStore } from '../../functions/adapters/local-object-store.ts';
 import { LocalStateStore } from '../../functions/adapters/local-state-store.ts';
@@ -54,7 +55,15 @@ export async function adminFixture(): Promise<AdminFixture> {
   const clock = new ManualClock(Date.parse('2026-06-01T08:00:00Z'));
   const base = await tempSystem({ clock });
   const objects = new LocalObjectStore(base.home);
-  const { system } = await tempSystem({ clock, store: base.system.store, objects, notifier: new OutboxNotifier(base.home, clock, base.log), state: new LocalStateStore(base.home, clock), thresholds: [60, 30, 14, 7, 3, 1, 0] });
+  const { system } = await tempSystem({
+    clock,
+    store: base.system.store,
+    objects,
+    notifier: new OutboxNotifier(base.home, clock, base.log),
+    state: new LocalStateStore(base.home, clock),
+    thresholds: [60, 30, 14, 7, 3, 1, 0],
+    auditLog: new LocalAuditLog(base.home, randomBytes(32)),
+  });
   const secrets = secretValues();
   const { tenants, credentials } = system;
   await tenants.add({ id: 'acme', name: 'ACME Formation', siret: '73282932000074', alert_emails: ['ops@acme.example'] });

@@ -11,6 +11,7 @@ import { startLocalServer, type LocalServer, type OperatorAuth } from '../../fun
 import { ADMIN_AUDIENCE, CONSOLE_CLIENT_ID, startOAuthServer, type OAuthServer } from '../../functions/local/oauth-server.ts';
 import { ManualClock } from '../helpers/clock.ts';
 import { tempSystem } from '../helpers/system.ts';
+import { stopChild } from '../helpers/child.ts';
 
 /**
  * The operator's login, offline: the loopback OpenID provider (oidc-provider) with its
@@ -451,11 +452,9 @@ describe('sesame dev', () => {
         child.on('exit', (code) => reject(new Error(`dev exited ${code}: ${out}`)));
         check();
       });
-    // The folder goes once the process is gone: until then it may still write its outbox.
-    const exited = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+    // The folder goes once the process is gone: until then it may still write its outbox or audit trail.
     const stop = async () => {
-      child.kill('SIGTERM');
-      await exited;
+      await stopChild(child);
       await rm(home, { recursive: true, force: true });
     };
     return { child, until, stop };

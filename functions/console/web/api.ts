@@ -1,4 +1,5 @@
 import { accessToken, signIn } from './auth.ts';
+import type { operations } from './generated/api.ts';
 import type { Body, Ok, Problem } from './types.ts';
 
 /** An admin API refusal, with its problem+json answer. */
@@ -49,6 +50,9 @@ export interface CredentialQuery {
   cursor?: string;
 }
 
+/** The audit route's filters, as the OpenAPI document names them. */
+export type AuditQuery = NonNullable<operations['adminAudit']['parameters']['query']>;
+
 export const api = {
   me: () => call<Ok<'/v1/admin/me', 'get'>>('GET', '/v1/admin/me'),
   credentials: (p: CredentialQuery) => call<Ok<'/v1/admin/credentials', 'get'>>('GET', `/v1/admin/credentials${query({ ...p })}`),
@@ -74,4 +78,19 @@ export const api = {
   revokeApp: (app: string) => call<Ok<'/v1/admin/apps/{app}/revoke', 'post'>>('POST', `/v1/admin/apps/${seg(app)}/revoke`, {}),
   rotateApp: (app: string, overlap?: string) =>
     call<Ok<'/v1/admin/apps/{app}/rotate', 'post'>>('POST', `/v1/admin/apps/${seg(app)}/rotate`, (overlap ? { overlap } : {}) satisfies Body<'/v1/admin/apps/{app}/rotate', 'post'>),
+  audit: (p: AuditQuery) => call<Ok<'/v1/admin/audit', 'get'>>('GET', `/v1/admin/audit${query({ ...p })}`),
+  testCredential: (tenant: string, credential: string) =>
+    call<Ok<'/v1/admin/tenants/{tenant}/credentials/{credential}/test', 'post'>>('POST', `/v1/admin/tenants/${seg(tenant)}/credentials/${seg(credential)}/test`, {}),
+  rotation: (tenant: string, credential: string) =>
+    call<Ok<'/v1/admin/tenants/{tenant}/credentials/{credential}/rotation', 'get'>>('GET', `/v1/admin/tenants/${seg(tenant)}/credentials/${seg(credential)}/rotation`),
+  rotationNext: (tenant: string, credential: string) =>
+    call<Ok<'/v1/admin/tenants/{tenant}/credentials/{credential}/rotation/next', 'post'>>('POST', `/v1/admin/tenants/${seg(tenant)}/credentials/${seg(credential)}/rotation/next`, {}),
+  rotationActivate: (tenant: string, credential: string) =>
+    call<Ok<'/v1/admin/tenants/{tenant}/credentials/{credential}/rotation/activate', 'post'>>('POST', `/v1/admin/tenants/${seg(tenant)}/credentials/${seg(credential)}/rotation/activate`, {}),
+  rotationRetire: (tenant: string, credential: string, force = false) =>
+    call<Ok<'/v1/admin/tenants/{tenant}/credentials/{credential}/rotation/retire', 'post'>>(
+      'POST',
+      `/v1/admin/tenants/${seg(tenant)}/credentials/${seg(credential)}/rotation/retire`,
+      (force ? { force: true } : {}) satisfies Body<'/v1/admin/tenants/{tenant}/credentials/{credential}/rotation/retire', 'post'>,
+    ),
 };

@@ -4,6 +4,7 @@ import { signOut } from './auth.ts';
 import { I18nContext, LANGS, makeI18n, saveLang, type Key, type Lang } from './i18n.tsx';
 import { href, useRoute, type Route } from './router.ts';
 import { Apps } from './pages/apps.tsx';
+import { Audit } from './pages/audit.tsx';
 import { Credential } from './pages/credential.tsx';
 import { Overview } from './pages/overview.tsx';
 import { TenantEdit, Tenants } from './pages/tenants.tsx';
@@ -21,6 +22,7 @@ function Page({ route }: { route: Route }) {
   if (a === 'tenants' && b === undefined) return <Tenants />;
   if (a === 'tenants' && b) return <TenantEdit key={b} id={b} />;
   if (a === 'apps' && b === undefined) return <Apps />;
+  if (a === 'audit' && b === undefined) return <Audit route={route} />;
   return <NotFound />;
 }
 
@@ -37,6 +39,7 @@ const SECTIONS: { key: Key; parts: string[]; match: (r: Route) => boolean }[] = 
   { key: 'nav.timeline', parts: ['timeline'], match: (r) => r.parts[0] === 'timeline' },
   { key: 'nav.tenants', parts: ['tenants'], match: (r) => r.parts[0] === 'tenants' },
   { key: 'nav.apps', parts: ['apps'], match: (r) => r.parts[0] === 'apps' },
+  { key: 'nav.audit', parts: ['audit'], match: (r) => r.parts[0] === 'audit' },
 ];
 
 export function LangSelect({ lang, onChange }: { lang: Lang; onChange: (l: Lang) => void }) {

@@ -6,7 +6,7 @@ import { algorithmFor, CLIENT_ASSERTION_TYPE, signClientAssertion, type Assertio
 import { chainExpiries, parseCertificates } from '../x509.ts';
 import { certificatePem, endpointUrl, loadPrivateKey, privateKeyPem, text } from './fields.ts';
 import type { CertificateProfile } from '../certificates/profile.ts';
-import { definePlatform, type Environment, type PlatformContext, type PlatformNames } from './types.ts';
+import { definePlatform, type Environment, type OAuthMaterial, type PlatformContext, type PlatformNames } from './types.ts';
 
 /** Belgian CareerPro Federal Learning Account, socialsecurity.be (source doc 003). */
 
@@ -35,6 +35,31 @@ export const CHAMAN_STEPS: Steps = {
   ],
 };
 
+/**
+ * Adding the next certificate to the same Chaman account (source doc 003 §4.4: "Ajouter
+ * un certificat" on an existing REST account): both certificates stay valid together, so
+ * the client id does not change and no token request fails while Sesame switches keys.
+ */
+export function chamanAddSteps(tenant: string, credential: string, clientId?: string): Steps {
+  const account = clientId ? ` (Client ID ${clientId})` : '';
+  return {
+    fr: [
+      'Se connecter à Chaman (socialsecurity.be → Entreprise → Chaman → gérer vos canaux techniques) avec CSAM (eID ou itsme), dans la qualité du compte (employeur, mandataire ou prestataire de formation).',
+      `Ouvrir le compte webservice REST existant${account}, puis « Ajouter un certificat » : charger le nouveau fichier .cer et lui donner un nom. Ne pas supprimer l’ancien certificat : les deux restent valides ensemble, et le Client ID ne change pas.`,
+      'Valider.',
+      `Puis basculer Sesame sur la nouvelle clé : \`sesame fla activate ${tenant} ${credential}\` (Sesame obtient d’abord un jeton avec elle ; rien ne change s’il n’y arrive pas). L’ancienne clé reste en secours.`,
+      `Une fois la bascule faite : \`sesame fla retire ${tenant} ${credential}\`, puis supprimer l’ancien certificat du compte dans Chaman.`,
+    ],
+    en: [
+      'Sign in to Chaman (socialsecurity.be → Company → Chaman → manage your technical channels) with CSAM (eID or itsme), in the capacity of the account (employer, service provider or training provider).',
+      `Open the existing REST web-service account${account}, then "Add a certificate": upload the new .cer file and name it. Do not delete the old certificate: both stay valid together, and the Client ID does not change.`,
+      'Confirm.',
+      `Then switch Sesame to the new key: \`sesame fla activate ${tenant} ${credential}\` (Sesame first obtains a token with it; nothing changes if it cannot). The old key stays as a fallback.`,
+      `Once switched: \`sesame fla retire ${tenant} ${credential}\`, then delete the old certificate from the account in Chaman.`,
+    ],
+  };
+}
+
 /** Chaman's rules for the web-service certificate (source doc 003 §4.4.1): self-signed allowed. */
 export const FLA_CERTIFICATE_PROFILE: CertificateProfile = {
   name: 'fla',
@@ -62,6 +87,35 @@ const flaPrivateKey = z.string().superRefine((v, ctx) => {
   }
 });
 
+const ALG = z.enum(['RS256', 'PS256', 'ES384', 'ES512']);
+const SHA256 = z.string().regex(/^[0-9a-f]{64}$/);
+const TIME = z.string().refine((v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/.test(v) && !Number.isNaN(Date.parse(v)), { message: 'must be an ISO 8601 UTC time' });
+
+/**
+ * Another key pair of the same Chaman account, during a rotation (functions/core/rotation.ts):
+ * `next` is made by `sesame fla keygen --next` and signs nothing until `sesame fla activate`
+ * (a fallback only); `previous` is the key activation replaced, the fallback until `sesame fla retire`.
+ */
+const nextKey = z.strictObject({
+  private_key: flaPrivateKey,
+  // Required: Chaman must be given it before the key can be activated.
+  certificate: certificatePem,
+  certificate_sha256: SHA256.optional(),
+  alg: ALG.optional(),
+  kid: text(256).optional(),
+  created_at: TIME,
+});
+const previousKey = z.strictObject({
+  private_key: flaPrivateKey,
+  certificate: certificatePem.optional(),
+  certificate_sha256: SHA256.optional(),
+  alg: ALG.optional(),
+  kid: text(256).optional(),
+  created_at: TIME.optional(),
+  /** When `sesame fla activate` made it the previous key. */
+  replaced_at: TIME,
+});
+
 const schema = z
   .strictObject({
     // Absent between `sesame fla keygen` and registration in Chaman, which issues it.
@@ -71,40 +125,62 @@ const schema = z
     quality: z.enum(['employer', 'provider', 'training-provider']),
     token_endpoint: endpointUrl.optional(),
     scope: text(1024).optional(),
-    alg: z.enum(['RS256', 'PS256', 'ES384', 'ES512']).optional(),
+    alg: ALG.optional(),
     kid: text(256).optional(),
     assertion_ttl: z.number().int().min(30).max(600).optional(),
     base_url: endpointUrl.optional(),
-    certificate_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+    certificate_sha256: SHA256.optional(),
+    next: nextKey.optional(),
+    previous: previousKey.optional(),
   })
   .superRefine((f, ctx) => {
-    const key = loadPrivateKey(f.private_key);
-    if (!key) return;
-    if (!algorithmFor(key)) {
-      ctx.addIssue({ code: 'custom', path: ['private_key'], message: 'must be an RSA (2048, 3072 or 4096 bits) or EC P-384/P-521 key, as Chaman requires' });
-      return;
+    checkKeyPair(f, [], ctx);
+    if (f.next) {
+      checkKeyPair(f.next, ['next'], ctx);
+      if (f.next.private_key === f.private_key) ctx.addIssue({ code: 'custom', path: ['next', 'private_key'], message: 'is the active key: a rotation needs a new key pair' });
     }
-    const bits = key.asymmetricKeyDetails?.modulusLength;
-    if (key.asymmetricKeyType === 'rsa' && bits !== 2048 && bits !== 3072 && bits !== 4096) {
-      ctx.addIssue({ code: 'custom', path: ['private_key'], message: `RSA key of ${bits} bits: Chaman accepts 2048, 3072 or 4096` });
-    }
-    if (f.alg && !algorithmFor(key, f.alg)) {
-      ctx.addIssue({ code: 'custom', path: ['alg'], message: `${f.alg} does not fit a ${key.asymmetricKeyType} key` });
-    }
-    if (f.certificate) {
-      const leaf = parseCertificates(f.certificate)[0];
-      if (leaf && !leaf.certificate.checkPrivateKey(key)) {
-        ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'does not match private_key (another key pair)' });
-      }
-    }
+    if (f.previous) checkKeyPair(f.previous, ['previous'], ctx);
   });
 
-type FlaFields = z.infer<typeof schema>;
+/** What signs an assertion: the active key's fields, or a next or previous key's. */
+interface KeyFields {
+  private_key: string;
+  certificate?: string | undefined;
+  alg?: AssertionAlg | undefined;
+  kid?: string | undefined;
+}
 
-// Importing a key costs far more than signing with it: keep one per secret body.
-const keys = new WeakMap<FlaFields, { key: KeyObject; alg: AssertionAlg }>();
+/** Chaman's key rules, and the certificate (when given) of that very key. */
+function checkKeyPair(f: KeyFields, path: string[], ctx: z.RefinementCtx) {
+  const key = loadPrivateKey(f.private_key);
+  if (!key) return;
+  if (!algorithmFor(key)) {
+    ctx.addIssue({ code: 'custom', path: [...path, 'private_key'], message: 'must be an RSA (2048, 3072 or 4096 bits) or EC P-384/P-521 key, as Chaman requires' });
+    return;
+  }
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  if (key.asymmetricKeyType === 'rsa' && bits !== 2048 && bits !== 3072 && bits !== 4096) {
+    ctx.addIssue({ code: 'custom', path: [...path, 'private_key'], message: `RSA key of ${bits} bits: Chaman accepts 2048, 3072 or 4096` });
+  }
+  if (f.alg && !algorithmFor(key, f.alg)) {
+    ctx.addIssue({ code: 'custom', path: [...path, 'alg'], message: `${f.alg} does not fit a ${key.asymmetricKeyType} key` });
+  }
+  if (f.certificate) {
+    const leaf = parseCertificates(f.certificate)[0];
+    if (leaf && !leaf.certificate.checkPrivateKey(key)) {
+      ctx.addIssue({ code: 'custom', path: [...path, 'certificate'], message: `does not match ${[...path, 'private_key'].join('.')} (another key pair)` });
+    }
+  }
+}
 
-function signingKey(f: FlaFields): { key: KeyObject; alg: AssertionAlg } {
+export type FlaFields = z.infer<typeof schema>;
+export type FlaNextKey = z.infer<typeof nextKey>;
+export type FlaPreviousKey = z.infer<typeof previousKey>;
+
+// Importing a key costs far more than signing with it: keep one per secret body (and per rotation key in it).
+const keys = new WeakMap<KeyFields, { key: KeyObject; alg: AssertionAlg }>();
+
+function signingKey(f: KeyFields): { key: KeyObject; alg: AssertionAlg } {
   let entry = keys.get(f);
   if (!entry) {
     const key = loadPrivateKey(f.private_key);
@@ -114,6 +190,18 @@ function signingKey(f: FlaFields): { key: KeyObject; alg: AssertionAlg } {
     keys.set(f, entry);
   }
   return entry;
+}
+
+/** When a rotation key's certificate chain lapses (ms), parsed once per key; Infinity without a certificate. */
+const lapses = new WeakMap<KeyFields, number>();
+
+function lapsesAt(f: KeyFields): number {
+  let at = lapses.get(f);
+  if (at === undefined) {
+    at = chainExpiries(f.certificate, NAMES.expiries.certificate, NAMES.expiries.chain).reduce((min, e) => Math.min(min, e.at.getTime()), Number.POSITIVE_INFINITY);
+    lapses.set(f, at);
+  }
+  return at;
 }
 
 const tokenEndpoint = (f: FlaFields, ctx: PlatformContext): string =>
@@ -128,9 +216,10 @@ function clientId(f: FlaFields, ctx: PlatformContext): string {
   return f.client_id;
 }
 
-async function assertion(f: FlaFields, ctx: PlatformContext) {
+/** A client assertion signed by `k` (the active key unless given): every key of a rotation shares the account's client id. */
+async function assertion(f: FlaFields, ctx: PlatformContext, k: KeyFields = f) {
   const id = clientId(f, ctx);
-  const { key, alg } = signingKey(f);
+  const { key, alg } = signingKey(k);
   const endpoint = tokenEndpoint(f, ctx);
   const signed = await signClientAssertion({
     key,
@@ -139,9 +228,49 @@ async function assertion(f: FlaFields, ctx: PlatformContext) {
     audience: endpoint,
     now: ctx.clock.now(),
     ...(f.assertion_ttl ? { ttlSeconds: f.assertion_ttl } : {}),
-    ...(f.kid ? { kid: f.kid } : {}),
+    ...(k.kid ? { kid: k.kid } : {}),
   });
   return { jwt: signed.jwt, expiresAt: signed.expiresAt, endpoint };
+}
+
+function oauthMaterial(f: FlaFields, ctx: PlatformContext, k: KeyFields): OAuthMaterial {
+  return {
+    type: 'oauth',
+    tokenEndpoint: tokenEndpoint(f, ctx),
+    baseUrl: f.base_url ?? BASE_URLS[ctx.environment] ?? null,
+    async form() {
+      const { jwt } = await assertion(f, ctx, k);
+      // No client_id: the portal identifies the client from the assertion alone.
+      return {
+        grant_type: 'client_credentials',
+        client_assertion_type: CLIENT_ASSERTION_TYPE,
+        client_assertion: jwt,
+        ...(f.scope ? { scope: f.scope } : {}),
+      };
+    },
+    headers: (token) => ({ Authorization: `Bearer ${token}` }),
+  };
+}
+
+/**
+ * The active key's material. While a rotation is in progress, the keys registered on the
+ * same Chaman account back it up, in this order: the previous key (Chaman may not have
+ * taken the new certificate everywhere yet), then the next key (the old certificate was
+ * replaced in Chaman rather than joined by the new one). A key whose certificate has
+ * lapsed is left out: Chaman would refuse it.
+ */
+function materialWithFallbacks(f: FlaFields, ctx: PlatformContext): OAuthMaterial {
+  const active = oauthMaterial(f, ctx, f);
+  if (!f.previous && !f.next) return active;
+  const now = ctx.clock.now().getTime();
+  const about = (key: string) => ({ tenant: ctx.tenant, credential: ctx.credential, key });
+  let chain: OAuthMaterial | undefined;
+  // Built from the last resort up, each backup falling back on the one after it.
+  for (const [name, k] of [['next', f.next], ['previous', f.previous]] as const) {
+    if (k && lapsesAt(k) > now) chain = { ...oauthMaterial(f, ctx, k), logFields: about(name), ...(chain ? { fallback: chain } : {}) };
+  }
+  if (!chain) return active;
+  return { ...active, logFields: about('active'), fallback: chain };
 }
 
 const NAMES = {
@@ -158,26 +287,14 @@ export default definePlatform<FlaFields>({
   names: NAMES,
   environments: ['production', 'acceptance'],
   schema,
-  secretFields: ['private_key'],
+  // `next` and `previous` whole: redaction replaces top-level fields only, and each holds a private key.
+  secretFields: ['private_key', 'next', 'previous'],
+  // The active certificate only: a next one matters once activated (activation checks it
+  // then), a previous one is a fallback whose lapse only ends the fallback.
   expiries: (f) => chainExpiries(f.certificate, NAMES.expiries.certificate, NAMES.expiries.chain),
   material(f, ctx) {
     clientId(f, ctx);
-    return {
-      type: 'oauth',
-      tokenEndpoint: tokenEndpoint(f, ctx),
-      baseUrl: f.base_url ?? BASE_URLS[ctx.environment] ?? null,
-      async form() {
-        const { jwt } = await assertion(f, ctx);
-        // No client_id: the portal identifies the client from the assertion alone.
-        return {
-          grant_type: 'client_credentials',
-          client_assertion_type: CLIENT_ASSERTION_TYPE,
-          client_assertion: jwt,
-          ...(f.scope ? { scope: f.scope } : {}),
-        };
-      },
-      headers: (token) => ({ Authorization: `Bearer ${token}` }),
-    };
+    return materialWithFallbacks(f, ctx);
   },
   async assertion(f, ctx) {
     const { jwt, expiresAt, endpoint } = await assertion(f, ctx);
@@ -198,14 +315,12 @@ export default definePlatform<FlaFields>({
   renewedBy: 'client',
   renewal: {
     fr: [
-      'Générer une nouvelle paire de clés et un certificat (RSA 2048/3072/4096 ou EC P-384/P-521, SHA-256/384/512, usage Digital Signature) : `sesame fla keygen`, ou un certificat qualifié.',
-      ...CHAMAN_STEPS.fr,
-      'Garder l’ancien certificat actif jusqu’à ce que Sesame utilise le nouveau (un compte peut porter plusieurs certificats), puis le retirer.',
+      'Générer la prochaine paire de clés et son certificat à côté de la clé active (RSA 2048/3072/4096 ou EC P-384/P-521, SHA-256/384/512, usage Digital Signature) : `sesame fla keygen --next <tenant> <credential>`.',
+      ...chamanAddSteps('<tenant>', '<credential>').fr,
     ],
     en: [
-      'Generate a new key pair and certificate (RSA 2048/3072/4096 or EC P-384/P-521, SHA-256/384/512, key usage Digital Signature): `sesame fla keygen`, or a qualified certificate.',
-      ...CHAMAN_STEPS.en,
-      'Keep the old certificate active until Sesame uses the new one (an account may hold several certificates), then remove it.',
+      'Generate the next key pair and its certificate beside the active key (RSA 2048/3072/4096 or EC P-384/P-521, SHA-256/384/512, key usage Digital Signature): `sesame fla keygen --next <tenant> <credential>`.',
+      ...chamanAddSteps('<tenant>', '<credential>').en,
     ],
   },
   connect: {

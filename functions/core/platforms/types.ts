@@ -70,6 +70,17 @@ export interface OAuthMaterial {
   form(): Promise<Record<string, string>>;
   headers(accessToken: string): Record<string, string>;
   baseUrl: string | null;
+  /**
+   * Tried by fetchToken when the token endpoint refuses this one (a 4xx): another key of
+   * the same client while a rotation is in progress (FLA), so that a token request never
+   * fails because of it. It may have a fallback of its own.
+   */
+  fallback?: OAuthMaterial;
+  /**
+   * Non-secret facts naming this material in the log line that says a fallback was used
+   * (tenant, credential, which key): fetchToken knows nothing else about its caller.
+   */
+  logFields?: Readonly<Record<string, string>>;
 }
 
 export type Material = StaticMaterial | OAuthMaterial;

@@ -199,6 +199,100 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/tenants/{tenant}/credentials/{credential}/rotation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An FLA credential's keys: active, next, previous */
+        get: operations["adminRotation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tenants/{tenant}/credentials/{credential}/rotation/next": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Store a next key pair beside the active one
+         * @description Its certificate (PEM, `next_certificate_pem`) goes to the same Chaman account, beside the current one; tokens keep using the active key.
+         */
+        post: operations["adminRotationNext"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tenants/{tenant}/credentials/{credential}/rotation/activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Switch to the next key once it obtains a token
+         * @description A token is obtained with the next key alone first (neither cached nor served); refused, nothing changes. The active key becomes the fallback.
+         */
+        post: operations["adminRotationActivate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tenants/{tenant}/credentials/{credential}/rotation/retire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Drop the previous key */
+        post: operations["adminRotationRetire"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tenants/{tenant}/credentials/{credential}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a credential with its platform now
+         * @description FLA and Chorus PISTE obtain a token (neither cached nor served); an OPCO answers its key information where the credential has a base URL and the tenant a SIREN. A failed check is a 200 with `status: failed`. The result is recorded on the credential (`last_check`).
+         */
+        post: operations["adminTestCredential"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/tenants/{tenant}/credentials/{credential}/connect-links": {
         parameters: {
             query?: never;
@@ -213,6 +307,26 @@ export interface paths {
          * @description The tenant's own administrator opens the link, follows the platform's steps and hands the credential over; it works once, until `expires_at`. The credential may not exist yet: the link creates it. A new link replaces the credential's earlier open one. The operator's `sub` is recorded as its creator.
          */
         post: operations["adminCreateConnectLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit trail, newest first
+         * @description Tokens and assertions vended, changes by operators and the CLI, connect links made and used, revocations, certificate verdicts.
+         */
+        get: operations["adminAudit"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -551,6 +665,98 @@ export interface components {
                 fr: string[];
                 en: string[];
             };
+            last_check: components["schemas"]["LastCheck"] | null;
+        };
+        /** @description One FLA key: its type, algorithm, certificate fingerprint and dates; never key material. */
+        KeyView: {
+            /** @description The key type: `RSA 3072`, `EC P-384`. */
+            key: string;
+            alg: string;
+            certificate_sha256: string | null;
+            /** Format: date-time */
+            not_after: string | null;
+            /**
+             * Format: date-time
+             * @description Next keys: when it was generated.
+             */
+            created_at?: string;
+            /**
+             * Format: date-time
+             * @description Previous keys: when activation replaced it.
+             */
+            replaced_at?: string;
+        };
+        RotationState: {
+            tenant: string;
+            credential: string;
+            environment: string;
+            client_id: string | null;
+            active: components["schemas"]["KeyView"];
+            next: components["schemas"]["KeyView"] | null;
+            previous: components["schemas"]["KeyView"] | null;
+            /** @description The next key's certificate, to add to the same Chaman account. */
+            next_certificate_pem: string | null;
+        };
+        /** @description The credential after the step: its keys (`active`, and `next`, `previous`, `retired` or `dropped` as the step has them), the check made, the Chaman steps; never key material. */
+        RotationStep: {
+            tenant: string;
+            credential: string;
+            kind: string;
+            environment: string;
+            expires_at?: string | null;
+            active: components["schemas"]["KeyView"];
+            next?: components["schemas"]["KeyView"];
+            previous?: components["schemas"]["KeyView"];
+            retired?: components["schemas"]["KeyView"];
+            dropped?: components["schemas"]["KeyView"] | null;
+            /** @description Next: the certificate to add to the same Chaman account. */
+            next_certificate_pem?: string;
+            /** @description What to do in Chaman now. */
+            steps?: {
+                fr: string[];
+                en: string[];
+            };
+            /** @description The token check made before the step (status ok, when). */
+            check?: Record<string, never>;
+        } & {
+            [key: string]: unknown;
+        };
+        RetireInput: {
+            /** @description Retire without first checking that the active key obtains a token alone. */
+            force?: boolean;
+        };
+        /** @description The last check of the credential with its platform, from its tags. */
+        LastCheck: {
+            /** @enum {string} */
+            status: "ok" | "failed" | "not_testable";
+            /** Format: date-time */
+            at: string;
+            reason: string | null;
+            code: string | null;
+            version: string | null;
+            /** @description A newer version was stored since the check. */
+            stale: boolean;
+        };
+        HealthResult: {
+            tenant: string;
+            credential: string;
+            kind: string;
+            environment: string | null;
+            /** @enum {string} */
+            status: "ok" | "failed" | "not_testable";
+            /** Format: date-time */
+            checked_at: string;
+            version?: string;
+            reason?: string;
+            message: components["schemas"]["Text"];
+            /** @enum {string} */
+            code?: "upstream_rejected" | "upstream_unavailable";
+            upstream_status?: number;
+            upstream_error?: string;
+            /** Format: date-time */
+            expires_at?: string;
+            expiry_updated?: boolean;
+            previous_expires_at?: string;
         };
         ConnectLinkInput: {
             /** @description The credential fields to ask (default: the platform's usual ones), e.g. `cfa_key`. */
@@ -606,6 +812,37 @@ export interface components {
         };
         AppList: {
             items: components["schemas"]["App"][];
+        };
+        /** @description One thing done: ids, an outcome and a few named facts, never a secret value. */
+        AuditRecord: {
+            id: string;
+            /** Format: date-time */
+            time: string;
+            /** @enum {string} */
+            type: "token" | "assertion" | "admin_change" | "link_created" | "link_used" | "app_revoked" | "certificate_verdict" | "health_check" | "rotation";
+            actor: {
+                /** @enum {string} */
+                type: "app" | "operator" | "cli" | "link" | "system";
+                id: string;
+            };
+            tenant?: string;
+            credential?: string;
+            app?: string;
+            /** @enum {string} */
+            outcome: "ok" | "refused" | "error";
+            /** @description The stable error code of a refusal or an error. */
+            code?: string;
+            /** @description Tokens: served from the cache. */
+            cached?: boolean;
+            /** @description Named facts from a closed list (field names, error codes, dates, fingerprints). */
+            details?: {
+                [key: string]: string | number | boolean;
+            };
+        };
+        AuditPage: {
+            items: components["schemas"]["AuditRecord"][];
+            /** @description Set when older records may match: pass it back for the next page. */
+            cursor?: string;
         };
         AppInput: {
             app: string;
@@ -1096,7 +1333,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description It exists already (or, for an app, is revoked). */
+            /** @description It exists already (or, for an app, is revoked); for a key rotation, the step does not apply (no next key, no previous key, an expired next certificate). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1385,6 +1622,416 @@ export interface operations {
             };
         };
     };
+    adminRotation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+                credential: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Fingerprints and dates, never key material. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RotationState"];
+                };
+            };
+            /** @description A malformed id, parameter or body; `field` names what is wrong. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid operator access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown tenant, credential, app or path. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An internal error; details are in the logs only. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminRotationNext: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+                credential: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Empty"];
+            };
+        };
+        responses: {
+            /** @description The next key. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RotationStep"];
+                };
+            };
+            /** @description A malformed id, parameter or body; `field` names what is wrong. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid operator access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown tenant, credential, app or path. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description It exists already (or, for an app, is revoked); for a key rotation, the step does not apply (no next key, no previous key, an expired next certificate). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 16 KiB (256 KiB for a certificate upload). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An internal error; details are in the logs only. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminRotationActivate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+                credential: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Empty"];
+            };
+        };
+        responses: {
+            /** @description The keys after the switch. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RotationStep"];
+                };
+            };
+            /** @description A malformed id, parameter or body; `field` names what is wrong. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid operator access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown tenant, credential, app or path. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description It exists already (or, for an app, is revoked); for a key rotation, the step does not apply (no next key, no previous key, an expired next certificate). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 16 KiB (256 KiB for a certificate upload). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An internal error; details are in the logs only. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The platform refused the key checked; nothing was changed. `upstream_error` holds its error code. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The platform did not answer; nothing was changed. See Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminRotationRetire: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+                credential: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RetireInput"];
+            };
+        };
+        responses: {
+            /** @description The keys after the retirement, and the old certificate to delete in Chaman. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RotationStep"];
+                };
+            };
+            /** @description A malformed id, parameter or body; `field` names what is wrong. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid operator access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown tenant, credential, app or path. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description It exists already (or, for an app, is revoked); for a key rotation, the step does not apply (no next key, no previous key, an expired next certificate). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 16 KiB (256 KiB for a certificate upload). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An internal error; details are in the logs only. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The platform refused the key checked; nothing was changed. `upstream_error` holds its error code. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The platform did not answer; nothing was changed. See Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminTestCredential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+                credential: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Empty"];
+            };
+        };
+        responses: {
+            /** @description The check. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthResult"];
+                };
+            };
+            /** @description A malformed id, parameter or body; `field` names what is wrong. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid operator access token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown tenant, credential, app or path. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 16 KiB (256 KiB for a certificate upload). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An internal error; details are in the logs only. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     adminCreateConnectLink: {
         parameters: {
             query?: never;
@@ -1437,7 +2084,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description It exists already (or, for an app, is revoked). */
+            /** @description It exists already (or, for an app, is revoked); for a key rotation, the step does not apply (no next key, no previous key, an expired next certificate). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1448,6 +2095,66 @@ export interface operations {
             };
             /** @description Body over 16 KiB (256 KiB for a certificate upload). */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An internal error; details are in the logs only. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminAudit: {
+        parameters: {
+            query?: {
+                /** @description One tenant's records. */
+                tenant?: string;
+                /** @description One app's records. */
+                app?: string;
+                /** @description A duration back from now (`7d`, `12h`, `30m`) or an ISO date. */
+                since?: string;
+                /** @description A duration back from now or an ISO date. */
+                until?: string;
+                /** @description Records per page. */
+                limit?: number;
+                /** @description The `cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of records, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description A malformed id, parameter or body; `field` names what is wrong. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid operator access token. */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1553,7 +2260,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description It exists already (or, for an app, is revoked). */
+            /** @description It exists already (or, for an app, is revoked); for a key rotation, the step does not apply (no next key, no previous key, an expired next certificate). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1704,7 +2411,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description It exists already (or, for an app, is revoked). */
+            /** @description It exists already (or, for an app, is revoked); for a key rotation, the step does not apply (no next key, no previous key, an expired next certificate). */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -1,6 +1,7 @@
-import { useRef, useState } from 'preact/hooks';
-import { api } from '../api.ts';
-import { useI18n } from '../i18n.tsx';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, ApiError } from '../api.ts';
+import type { components } from '../generated/api.ts';
+import { useI18n, type Key } from '../i18n.tsx';
 import { href } from '../router.ts';
 import type { CertificateReportView, CredentialDetail, Finding, UploadVerdict } from '../types.ts';
 import { ErrorBox, Loading, PageTitle, StatusBadge, useAsync } from '../ui.tsx';
@@ -206,6 +207,347 @@ function ConnectLink({ tenant, credential }: { tenant: string; credential: strin
   );
 }
 
+type LastCheck = components['schemas']['LastCheck'];
+type HealthResult = components['schemas']['HealthResult'];
+type CheckStatus = LastCheck['status'];
+type KeyView = components['schemas']['KeyView'];
+
+/** A symbol per check result, so that it never rests on colour alone. */
+const CHECK_SYMBOL: Record<CheckStatus, string> = { ok: '✓', failed: '✕', not_testable: '–' };
+
+function CheckBadge({ status }: { status: CheckStatus }) {
+  const { t } = useI18n();
+  return (
+    <span class={`badge badge-check-${status}`}>
+      <span class="badge-symbol" aria-hidden="true">{CHECK_SYMBOL[status]}</span>
+      {t(`check.status.${status}` as Key)}
+    </span>
+  );
+}
+
+/** A date the API may give as `none` (nothing was recorded) rather than a date. */
+const isDate = (v: string | undefined | null): v is string => !!v && !Number.isNaN(Date.parse(v));
+
+function CheckResult({ result }: { result: HealthResult }) {
+  const i = useI18n();
+  const { t } = i;
+  const good = result.status === 'ok';
+  return (
+    <div class={`report ${good ? 'report-good' : result.status === 'failed' ? 'report-bad' : 'report-neutral'}`}>
+      <p class="verdict">
+        <span aria-hidden="true" class="badge-symbol">{CHECK_SYMBOL[result.status]}</span>
+        <strong>{t(`check.status.${result.status}` as Key)}</strong>
+      </p>
+      <p>{i.text(result.message)}</p>
+      {isDate(result.expires_at) && (
+        <p>
+          {t('check.learned', { date: i.date(result.expires_at) })}
+          {result.expiry_updated && ' '}
+          {result.expiry_updated && (isDate(result.previous_expires_at) ? t('check.learned.updated', { date: i.date(result.previous_expires_at) }) : t('check.learned.first'))}
+        </p>
+      )}
+      <p class="muted">{t('check.at', { date: i.dateTime(result.checked_at) })}</p>
+    </div>
+  );
+}
+
+/** The last health check and a button that checks now (the same check as `sesame credential test` and the daily run). */
+function Check({ tenant, credential, last, onChecked }: { tenant: string; credential: string; last: LastCheck | null; onChecked: () => void }) {
+  const i = useI18n();
+  const { t } = i;
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<HealthResult | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  const run = async () => {
+    setBusy(true);
+    setError(undefined);
+    setResult(undefined);
+    try {
+      setResult(await api.testCredential(tenant, credential));
+      onChecked();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section aria-labelledby="check-title" class="card check-card">
+      <h2 id="check-title">{t('check.title')}</h2>
+      <p class="muted" id="check-intro">{t('check.intro')}</p>
+      <h3 class="h-small">{t('check.last')}</h3>
+      {last === null ? (
+        <p class="muted">{t('check.never')}</p>
+      ) : (
+        <dl class="facts last-check">
+          <dt>{t('check.last.result')}</dt>
+          <dd>
+            <CheckBadge status={last.status} />
+            {last.stale && <> <span class="stale">{t('check.stale')}</span></>}
+          </dd>
+          <dt>{t('check.last.at')}</dt>
+          <dd>{i.dateTime(last.at)}</dd>
+          {last.reason && (
+            <>
+              <dt>{t('check.last.reason')}</dt>
+              {/* Recorded from the platform's answer in English: a tag holds one language. */}
+              <dd class="check-reason" lang="en">{last.reason}</dd>
+            </>
+          )}
+        </dl>
+      )}
+      <p>
+        <button type="button" class="primary" onClick={run} disabled={busy} aria-describedby="check-intro">{t('check.run')}</button>
+      </p>
+      <div aria-live="polite" class="check-live">
+        {busy && <p role="status">{t('check.running')}</p>}
+        {result && (
+          <section aria-labelledby="check-result-title" class="verdict-box">
+            <h3 id="check-result-title" class="h-small">{t('check.result')}</h3>
+            <CheckResult result={result} />
+          </section>
+        )}
+      </div>
+      {error !== undefined && <ErrorBox error={error} />}
+    </section>
+  );
+}
+
+/** PEM text to the DER bytes a .cer file holds (what Chaman takes); null without a certificate in it. */
+function pemToDer(pem: string): Uint8Array<ArrayBuffer> | null {
+  const m = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/.exec(pem);
+  if (!m?.[1]) return null;
+  let bin: string;
+  try {
+    bin = atob(m[1].replace(/\s+/g, ''));
+  } catch {
+    return null;
+  }
+  const der = new Uint8Array(new ArrayBuffer(bin.length));
+  for (let n = 0; n < bin.length; n++) der[n] = bin.charCodeAt(n);
+  return der;
+}
+
+/** The next key's certificate as a .cer download, made in the browser: nothing is fetched again. */
+function CertificateDownload({ pem, filename }: { pem: string; filename: string }) {
+  const { t } = useI18n();
+  const [url, setUrl] = useState<string | undefined>(undefined);
+  useEffect(() => {
+    const der = pemToDer(pem);
+    if (!der) {
+      setUrl(undefined);
+      return;
+    }
+    const made = URL.createObjectURL(new Blob([der], { type: 'application/pkix-cert' }));
+    setUrl(made);
+    return () => URL.revokeObjectURL(made);
+  }, [pem]);
+  if (!url) return <p class="notice notice-error"><StepText text={t('rotation.download.none')} /></p>;
+  return (
+    <p>
+      <a class="button-link" href={url} download={filename}>
+        <span aria-hidden="true">⤓ </span>
+        {t('rotation.download')}
+      </a>{' '}
+      <span class="mono muted">{filename}</span>
+    </p>
+  );
+}
+
+/** Inline `code` in a step (a command) shown as code. */
+function StepText({ text }: { text: string }) {
+  const parts = text.split('`');
+  return <>{parts.map((p, n) => (n % 2 === 1 ? <code key={n}>{p}</code> : p))}</>;
+}
+
+type Steps = { fr: string[]; en: string[] };
+/** The steps an answer carries (`steps`, beside the keys: the document leaves them open). */
+const stepsOf = (v: unknown): Steps | undefined => {
+  const s = v as Partial<Record<'fr' | 'en', unknown>> | null | undefined;
+  return s && Array.isArray(s.fr) && Array.isArray(s.en) ? (s as Steps) : undefined;
+};
+const fingerprintOf = (k: KeyView): string | null => (typeof k['certificate_sha256'] === 'string' ? k['certificate_sha256'] : null);
+
+function Fingerprint({ k }: { k: KeyView }) {
+  const { t } = useI18n();
+  const sha = fingerprintOf(k);
+  if (!sha) return <span class="muted">{t('rotation.nocert')}</span>;
+  return (
+    <code class="fingerprint" title={sha}>
+      <span aria-hidden="true">{sha.slice(0, 16)}…</span>
+      <span class="visually-hidden">{sha}</span>
+    </code>
+  );
+}
+
+function KeyRow({ role, k }: { role: 'active' | 'next' | 'previous'; k: KeyView | null }) {
+  const i = useI18n();
+  const { t } = i;
+  return (
+    <tr class={k ? undefined : 'key-absent'}>
+      <th scope="row">
+        {t(`rotation.${role}` as Key)}
+        <span class="sub">{t(`rotation.${role}.hint` as Key)}</span>
+      </th>
+      {k ? (
+        <>
+          <td><Fingerprint k={k} /></td>
+          <td>{k.key} <span class="mono muted">{k.alg}</span></td>
+          <td>{k.not_after ? i.date(k.not_after) : '—'}</td>
+          <td>{k.created_at ? t('rotation.created', { date: i.dateTime(k.created_at) }) : k.replaced_at ? t('rotation.replaced', { date: i.dateTime(k.replaced_at) }) : '—'}</td>
+        </>
+      ) : (
+        <td colSpan={4} class="muted">{t('rotation.none')}</td>
+      )}
+    </tr>
+  );
+}
+
+type Step = 'next' | 'activate' | 'retire' | 'force';
+type Outcome = { good: boolean; text: string; steps?: Steps; offerForce?: boolean };
+
+/** Why the platform refused, from the problem answer: its status and OAuth error code, never more. */
+function upstreamWhy(err: ApiError): string {
+  const p = err.problem;
+  const parts = [p.upstream_status, p.upstream_error].filter((v) => v !== undefined && v !== '');
+  return parts.length > 0 ? ` (${parts.join(' ')})` : '';
+}
+
+/**
+ * FLA key rotation: a next key beside the active one, its certificate added to the same
+ * Chaman account, the switch once a token is obtained with it, then the old key retired.
+ * Shows fingerprints and dates only; the keys themselves never reach the browser.
+ */
+function Rotation({ tenant, credential, onChanged }: { tenant: string; credential: string; onChanged: () => void }) {
+  const i = useI18n();
+  const { t } = i;
+  const [state, reload] = useAsync(() => api.rotation(tenant, credential), [tenant, credential]);
+  const [busy, setBusy] = useState<Step | undefined>(undefined);
+  const [outcome, setOutcome] = useState<Outcome | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  // The Chaman steps come with the answer that made the next key; kept while that key waits.
+  const [addSteps, setAddSteps] = useState<Steps | undefined>(undefined);
+  const said = useRef<HTMLDivElement>(null);
+  // The button pressed may be gone once the keys change: the outcome takes the focus instead.
+  useEffect(() => {
+    if (outcome) said.current?.focus();
+  }, [outcome]);
+
+  const run = async (step: Step) => {
+    setBusy(step);
+    setError(undefined);
+    setOutcome(undefined);
+    try {
+      if (step === 'next') {
+        const r = await api.rotationNext(tenant, credential);
+        const steps = stepsOf(r['steps']);
+        setAddSteps(steps);
+        setOutcome({ good: true, text: t('rotation.prepared') });
+      } else if (step === 'activate') {
+        const r = await api.rotationActivate(tenant, credential);
+        setAddSteps(undefined);
+        const dropped = r['dropped'] as KeyView | null | undefined;
+        const gone = dropped ? fingerprintOf(dropped) : null;
+        setOutcome({ good: true, text: t('rotation.activated') + (dropped ? ` ${t('rotation.dropped', { sha: gone ? `${gone.slice(0, 16)}…` : '' })}` : '') });
+      } else {
+        const r = await api.rotationRetire(tenant, credential, step === 'force');
+        const steps = stepsOf(r['steps']);
+        setOutcome({ good: true, text: t(step === 'force' ? 'rotation.retired.forced' : 'rotation.retired'), ...(steps ? { steps } : {}) });
+      }
+      reload();
+      onChanged();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 502 && step === 'activate') {
+        setOutcome({ good: false, text: t('rotation.activate.refused', { why: upstreamWhy(err) }) });
+      } else if (err instanceof ApiError && err.status === 502 && step === 'retire') {
+        setOutcome({ good: false, text: t('rotation.retire.refused', { why: upstreamWhy(err) }), offerForce: true });
+      } else if (err instanceof ApiError && err.status === 503) {
+        setOutcome({ good: false, text: t('rotation.unavailable') });
+      } else {
+        setError(err);
+        // A 409 says the keys are not what this page showed: show them as they are.
+        if (err instanceof ApiError && err.status === 409) reload();
+      }
+    } finally {
+      setBusy(undefined);
+    }
+  };
+
+  const title = <h2 id="rotation-title">{t('rotation.title')}</h2>;
+  if (state.state === 'loading') return <section aria-labelledby="rotation-title">{title}<Loading /></section>;
+  if (state.state === 'error') return <section aria-labelledby="rotation-title">{title}<ErrorBox error={state.error} retry={reload} /></section>;
+  const r = state.value;
+  const steps = addSteps?.[i.lang];
+  const disabled = busy !== undefined;
+  return (
+    <section aria-labelledby="rotation-title" class="rotation">
+      {title}
+      <p class="muted">{t('rotation.intro')}</p>
+      <div class="table-wrap">
+        <table class="grid keys">
+          <caption class="visually-hidden">{t('rotation.caption')}</caption>
+          <thead>
+            <tr>
+              <th scope="col">{t('rotation.col.role')}</th>
+              <th scope="col">{t('rotation.col.fingerprint')}</th>
+              <th scope="col">{t('rotation.col.key')}</th>
+              <th scope="col">{t('rotation.col.valid')}</th>
+              <th scope="col">{t('rotation.col.date')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            <KeyRow role="active" k={r.active} />
+            <KeyRow role="next" k={r.next} />
+            <KeyRow role="previous" k={r.previous} />
+          </tbody>
+        </table>
+      </div>
+
+      {r.next && (
+        <section aria-labelledby="rotation-chaman-title" class="card rotation-next">
+          <h3 id="rotation-chaman-title">{t('rotation.chaman')}</h3>
+          {r.next_certificate_pem && <CertificateDownload pem={r.next_certificate_pem} filename={`${r.tenant}-${r.credential}-next.cer`} />}
+          {steps ? (
+            <ol class="steps">{steps.map((s, n) => <li key={n}><StepText text={s} /></li>)}</ol>
+          ) : (
+            <p>{r.client_id ? t('rotation.chaman.account', { client: r.client_id }) : t('rotation.chaman.generic')}</p>
+          )}
+        </section>
+      )}
+
+      <div class="rotation-actions">
+        {!r.next && <button type="button" class="primary" disabled={disabled} onClick={() => void run('next')}>{t('rotation.prepare')}</button>}
+        {r.next && <button type="button" class="primary" disabled={disabled} onClick={() => void run('activate')}>{t('rotation.activate')}</button>}
+        {r.previous && <button type="button" disabled={disabled} onClick={() => void run('retire')}>{t('rotation.retire')}</button>}
+      </div>
+      <div aria-live="polite">
+        {busy && <p role="status">{t(`rotation.busy.${busy}` as Key)}</p>}
+      </div>
+      {outcome && (
+        <div ref={said} tabIndex={-1} class={`notice rotation-outcome ${outcome.good ? 'notice-ok' : 'notice-warning'}`}>
+          <p>
+            <span aria-hidden="true">{outcome.good ? '✓ ' : '⚠ '}</span>
+            {outcome.text}
+          </p>
+          {outcome.steps && (
+            <>
+              <p>{t('rotation.retired.chaman')}</p>
+              <ol class="steps">{outcome.steps[i.lang].map((s, n) => <li key={n}><StepText text={s} /></li>)}</ol>
+            </>
+          )}
+          {outcome.offerForce && r.previous && (
+            <>
+              <p id="rotation-force-hint">{t('rotation.force.hint')}</p>
+              <button type="button" class="danger" disabled={disabled} aria-describedby="rotation-force-hint" onClick={() => void run('force')}>{t('rotation.force')}</button>
+            </>
+          )}
+        </div>
+      )}
+      {error !== undefined && <ErrorBox error={error} />}
+    </section>
+  );
+}
+
 function show(value: unknown): string {
   if (value === null || value === undefined) return '—';
   if (typeof value === 'string') return value;
@@ -271,6 +613,8 @@ export function Credential({ tenant, credential }: { tenant: string; credential:
         </section>
       </div>
 
+      <Check tenant={c.tenant} credential={c.credential} last={c.last_check} onChecked={reload} />
+
       <section aria-labelledby="fields-title">
         <h2 id="fields-title">{t('credential.fields')}</h2>
         <table class="grid fields">
@@ -332,6 +676,8 @@ export function Credential({ tenant, credential }: { tenant: string; credential:
           )}
         </section>
       )}
+
+      {c.kind === 'fla' && <Rotation tenant={c.tenant} credential={c.credential} onChanged={reload} />}
 
       <section aria-labelledby="renewal-title">
         <h2 id="renewal-title">{t('credential.renewal')}</h2>

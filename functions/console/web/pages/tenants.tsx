@@ -4,6 +4,7 @@ import { useI18n } from '../i18n.tsx';
 import { href, navigate } from '../router.ts';
 import type { TenantChanges, TenantView } from '../types.ts';
 import { ErrorBox, Loading, PageTitle, splitList, useAsync } from '../ui.tsx';
+import { auditHref } from './audit.tsx';
 import { NewCredentialLink } from './connect-new.tsx';
 
 interface Form {
@@ -162,7 +163,7 @@ export function TenantEdit({ id }: { id: string }) {
       {data.state === 'error' && <ErrorBox error={data.error} retry={reload} />}
       {data.state === 'done' && (
         <section class="card narrow" aria-label={t('tenants.edit', { name: data.value.name })}>
-          <p class="muted">{t('tenants.id')}: <span class="mono">{data.value.id}</span> · <a href={href([], { tenant: id })}>{t('tenants.see')}</a></p>
+          <p class="muted">{t('tenants.id')}: <span class="mono">{data.value.id}</span> · <a href={href([], { tenant: id })}>{t('tenants.see')}</a> · <a href={auditHref({ tenant: id })}>{t('tenants.audit')}</a></p>
           <p role="status" class="ok-text">
             {saved === undefined ? '' : saved.length ? t('tenants.saved', { fields: saved.join(', ') }) : t('tenants.unchanged')}
           </p>
