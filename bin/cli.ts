@@ -408,6 +408,8 @@ Examples:
         out('Press Ctrl-C to stop.');
       }
       const stop = async () => {
+        // Ctrl-C ends the process within seconds, whatever is still pending.
+        setTimeout(() => process.exit(0), 5_000).unref();
         clearInterval(hourly);
         await watcher.stop();
         await server.close();

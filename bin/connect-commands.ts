@@ -7,7 +7,8 @@ import { out } from './output.ts';
 /** `--set name=value`, repeatable, into one object; a name given twice is a mistake, said as such. */
 function collectSetting(value: string, previous: Record<string, string>): Record<string, string> {
   const at = value.indexOf('=');
-  if (at <= 0) throw new UsageError(`--set takes name=value, e.g. base_url=https://…; not "${value.slice(0, 64)}"`);
+  // The value is not repeated: a secret typed here by mistake stays off the terminal and the logs.
+  if (at <= 0) throw new UsageError('--set takes name=value, e.g. base_url=https://…: this one has no "name="');
   const name = value.slice(0, at).trim();
   if (Object.hasOwn(previous, name)) throw new UsageError(`--set ${name} is given twice`);
   return { ...previous, [name]: value.slice(at + 1).trim() };

@@ -116,6 +116,16 @@ export class StateTable extends Construct {
         resources: [this.table.tableArn],
       }),
     );
+    // Not the token cache's items (sealed tokens, leases) nor the audit trail's: those have their own, narrower grants.
+    // The trail stays readable by Query (the admin API's audit route); nothing granted here writes or deletes it.
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        effect: iam.Effect.DENY,
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'],
+        resources: [this.table.tableArn],
+        conditions: { 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': [`${TOKEN_ITEM_PREFIX}*`, ...AUDIT_KEY_PREFIXES.map((p) => `${p}*`)] } },
+      }),
+    );
     this.grantKeyViaDynamo(grantee);
   }
 

@@ -124,9 +124,12 @@ export class DynamoAuditLog implements AuditLog {
     const limit = auditLimit(q.limit);
     const now = this.clock.now().getTime();
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-    const since = q.since ?? new Date(now - this.retentionDays * DAY_MS);
+    // Nothing is kept beyond the retention, nor written in the future: the days walked stay within them, whatever is asked.
+    const oldest = now - this.retentionDays * DAY_MS;
+    const newest = now + SKEW_MS;
+    const since = new Date(Math.max(q.since?.getTime() ?? oldest, oldest));
     const from = since.toISOString();
-    let to = `${(q.until ?? new Date(now + SKEW_MS)).toISOString()}${AFTER_IDS}`;
+    let to = `${new Date(Math.min(q.until?.getTime() ?? newest, newest)).toISOString()}${AFTER_IDS}`;
     if (after !== undefined && after < to) to = after;
     if (to < from) return { records: [], cursor: undefined };
     const nowSeconds = Math.floor(now / 1000);

@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 import { describeError, ERROR_STATUS, type ErrorCode, SesameError } from './errors.ts';
 import { CREDENTIAL_ID_PATTERN, ID_PATTERN } from './ids.ts';
 import { systemClock, type Clock, type Log } from './ports.ts';
@@ -309,9 +309,18 @@ const withDetails = (d: Record<string, string | number | boolean | undefined>): 
   return Object.keys(kept).length > 0 ? { details: kept } : {};
 };
 
+/**
+ * An operator's subject as the trail can hold it: as it is when it fits, else a stable
+ * SHA-256 prefix, so that an issuer's unusual subject never costs the record.
+ */
+const operatorId = (sub: string) => (/^[^\u0000-\u001f\u007f]{1,200}$/.test(sub) && !SECRET_LOOKS.test(sub) ? sub : `sha256:${createHash('sha256').update(sub, 'utf8').digest('hex').slice(0, 32)}`);
+/** Only what the rules take: a name that does not fit is left out rather than the record refused. */
+const names = (list: readonly string[] | undefined) => (list ?? []).filter((n) => NAME.test(n)).slice(0, 32);
+const upstreamCode = (code: string | undefined) => (code !== undefined && /^[A-Za-z0-9_.:-]{1,64}$/.test(code) ? code : undefined);
+
 export const actor = {
   app: (id: string): AuditActor => ({ type: 'app', id }),
-  operator: (sub: string): AuditActor => ({ type: 'operator', id: sub }),
+  operator: (sub: string): AuditActor => ({ type: 'operator', id: operatorId(sub) }),
   cli: (id = 'cli'): AuditActor => ({ type: 'cli', id }),
   /** The link's hash (hex): its first 12 digits, as the logs name it. */
   link: (hash: string): AuditActor => ({ type: 'link', id: hash.slice(0, 12) }),
@@ -339,7 +348,7 @@ export const audit = {
       ...opt('credential', i.credential),
       ...opt('app', i.app),
       ...result(i.error),
-      ...withDetails({ ...i.details, operation: i.operation, changed: i.changed && i.changed.length > 0 ? i.changed.join(',') : undefined, version: i.version }),
+      ...withDetails({ ...i.details, operation: i.operation, changed: names(i.changed).length > 0 ? names(i.changed).join(',') : undefined, version: i.version }),
     };
   },
   linkCreated(i: { actor: AuditActor; tenant: string; credential: string; link: string; expiresAt: string; fields: readonly string[]; sentTo?: string; error?: unknown }): AuditEntry {
@@ -366,7 +375,7 @@ export const audit = {
   },
   healthCheck(i: { actor: AuditActor; tenant: string; credential: string; result: 'ok' | 'failed' | 'not_testable'; upstreamStatus?: number; upstreamError?: string; error?: unknown }): AuditEntry {
     const outcome = i.error !== undefined ? outcomeOf(i.error) : { outcome: i.result === 'failed' ? ('refused' as const) : ('ok' as const) };
-    return { type: 'health_check', actor: i.actor, tenant: i.tenant, credential: i.credential, ...outcome, ...withDetails({ result: i.result, upstream_status: i.upstreamStatus, upstream_error: i.upstreamError }) };
+    return { type: 'health_check', actor: i.actor, tenant: i.tenant, credential: i.credential, ...outcome, ...withDetails({ result: i.result, upstream_status: i.upstreamStatus, upstream_error: upstreamCode(i.upstreamError) }) };
   },
   rotation(i: { actor: AuditActor; tenant: string; credential: string; step: 'next_stored' | 'activated' | 'retired' | 'stored'; version?: string; error?: unknown }): AuditEntry {
     return { type: 'rotation', actor: i.actor, tenant: i.tenant, credential: i.credential, ...result(i.error), ...withDetails({ step: i.step, version: i.version }) };

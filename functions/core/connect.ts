@@ -10,7 +10,7 @@ import { FILE_NAME_PATTERN, processCertificate, verdictEntry, type IntakeDeps } 
 import { DEFAULT_RETRY, type RetryPolicy } from './oauth.ts';
 import { calendarDay, endOfFrenchDay } from './platforms/fields.ts';
 import { KINDS, platformOf } from './platforms/index.ts';
-import { ENVIRONMENTS, type ConnectField, type ConnectSpec, type Environment, type Integrator, type Platform, type PlatformContext } from './platforms/types.ts';
+import { ENDPOINT_SETTINGS, ENVIRONMENTS, type ConnectField, type ConnectSpec, type Environment, type Integrator, type Platform, type PlatformContext } from './platforms/types.ts';
 import { failureText, probeCredential, type ProbeResult } from './probe.ts';
 import type { Clock, HttpClient, Log, Notification, Notifier, SecretStore, StateItem, StateStore } from './ports.ts';
 import { alertEmailOf, type Tenant, type Tenants } from './tenants.ts';
@@ -298,10 +298,21 @@ export class Connect {
     }
     const seconds = parseValidity(input.valid);
     const settings = linkSettings(platformOf(kind), spec, input.settings, fields);
+    if (settings && input.createdBy !== 'cli') {
+      const endpoints = Object.keys(settings).filter((k) => ENDPOINT_SETTINGS.includes(k));
+      if (endpoints.length > 0) {
+        throw new SesameError('invalid_request', `${endpoints.join(', ')} says where the credential's secrets are sent: only an administrator sets it, with \`sesame connect … --set\` or \`sesame credential set --merge\``, { details: { field: 'settings' } });
+      }
+    }
     const record = await this.deps.tenants.get(tenant);
     // Refused before anything is written: no link is made for an address it cannot go to.
     const to = input.email !== undefined ? this.recipient(record, input.email) : undefined;
     const existing = await this.deps.credentials.findForUpdate(tenant, credential);
+    // A link never sends a stored credential's secrets somewhere else than they go now.
+    const moved = settings && existing ? Object.keys(settings).filter((k) => ENDPOINT_SETTINGS.includes(k) && (existing.fields as Record<string, unknown>)[k] !== undefined && (existing.fields as Record<string, unknown>)[k] !== settings[k]) : [];
+    if (moved.length > 0) {
+      throw new SesameError('invalid_request', `credential "${credential}" already sends its secrets to its own ${moved.join(', ')}: a link cannot change it; use \`sesame credential set --merge\``, { details: { field: 'settings' } });
+    }
     const environment = linkEnvironment(platformOf(kind), input.environment, existing?.environment, credential);
     // A certificate is judged against the credential's profile: a Chorus EDI credential must exist (as a client certificate by default).
     if (spec.mode === 'certificate' && !existing) {

@@ -20,12 +20,34 @@ export interface TokenResult {
   scope: string | undefined;
 }
 
-const SAFE_ERROR_CODE = /^[\x21-\x7e]{1,64}$/;
+/**
+ * The OAuth error codes Sesame repeats (RFC 6749 §5.2, RFC 6750 §3.1, OpenID Connect):
+ * an upstream's `error` is copied to pages, tags, alerts and the audit trail, so anything
+ * else (an endpoint echoing what it was sent, say) is named `unrecognised_error` instead.
+ */
+const KNOWN_ERROR_CODES: ReadonlySet<string> = new Set([
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'access_denied',
+  'server_error',
+  'temporarily_unavailable',
+  'invalid_token',
+  'insufficient_scope',
+  'invalid_client_metadata',
+  'interaction_required',
+  'login_required',
+  'consent_required',
+]);
 
 function upstreamErrorCode(body: string): string | undefined {
   try {
     const parsed = JSON.parse(body) as { error?: unknown };
-    return typeof parsed.error === 'string' && SAFE_ERROR_CODE.test(parsed.error) ? parsed.error : undefined;
+    if (typeof parsed.error !== 'string') return undefined;
+    return KNOWN_ERROR_CODES.has(parsed.error) ? parsed.error : 'unrecognised_error';
   } catch {
     return undefined;
   }

@@ -147,6 +147,13 @@ const MAX_CONFLICTS = 16;
 /** Upstream outcomes a holder shares with those waiting on it. */
 const SHARED_FAILURES: ReadonlySet<ErrorCode> = new Set(['upstream_rejected', 'upstream_unavailable']);
 
+/**
+ * The authenticated data of a sealed token: its item, and the times stored beside it in
+ * clear. Whoever can write the item (another function granted the table) can then
+ * neither extend a token's life nor put back an older token under newer times.
+ */
+const boundTo = (context: string, expiresAt: number, obtainedAt: number) => `${context}\n${expiresAt}\n${obtainedAt}`;
+
 export class SharedTokenCache {
   readonly options: SharedTokenOptions;
   readonly owner: string;
@@ -286,7 +293,7 @@ export class SharedTokenCache {
     }
     let sealed: string;
     try {
-      sealed = await this.deps.sealer.seal(JSON.stringify(got.token), context);
+      sealed = await this.deps.sealer.seal(JSON.stringify(got.token), boundTo(context, got.expiresAt, now));
     } catch (err) {
       this.counters.fallbacks += 1;
       this.deps.log.warn('shared token cache: could not seal the token; it is served here only', { ...ids(key), reason: 'sealer', ...safeError(err) });
@@ -348,7 +355,7 @@ export class SharedTokenCache {
   private async open(token: TokenRecord, context: string, key: SharedTokenKey): Promise<TokenResult | undefined> {
     let plain: string;
     try {
-      plain = await this.deps.sealer.unseal(token.sealed, context);
+      plain = await this.deps.sealer.unseal(token.sealed, boundTo(context, token.expires_at, token.obtained_at));
     } catch (err) {
       if (!isSesameError(err, 'store_corrupt')) throw err;
       this.deps.log.warn('shared token cache: a stored token failed authentication; it will be replaced', ids(key));

@@ -78,6 +78,11 @@ describe('the connect function', () => {
       .map(unhashed);
     expect(grants).toEqual(
       [
+        // Never the token cache's nor the audit trail's items through the state grant.
+        'DENY dynamodb:ConditionCheckItem ${StateTable.Arn} if {"ForAnyValue:StringLike":{"dynamodb:LeadingKeys":["token#*","audit#*","audit-tenant#*"]}}',
+        'DENY dynamodb:DeleteItem ${StateTable.Arn} if {"ForAnyValue:StringLike":{"dynamodb:LeadingKeys":["token#*","audit#*","audit-tenant#*"]}}',
+        'DENY dynamodb:GetItem ${StateTable.Arn} if {"ForAnyValue:StringLike":{"dynamodb:LeadingKeys":["token#*","audit#*","audit-tenant#*"]}}',
+        'DENY dynamodb:PutItem ${StateTable.Arn} if {"ForAnyValue:StringLike":{"dynamodb:LeadingKeys":["token#*","audit#*","audit-tenant#*"]}}',
         // Links used, in the audit trail: adding audit items only.
         'dynamodb:BatchWriteItem ${StateTable.Arn} if {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["audit#*","audit-tenant#*"]}}',
         // The link records and the throttles' counters, in the state table; its key through DynamoDB only.

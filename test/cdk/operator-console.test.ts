@@ -285,6 +285,11 @@ describe('the admin function', () => {
         'sns:Publish ${AlertsTopic}',
         'kms:Decrypt ${SecretsKey.Arn}' + via('sns'),
         'kms:GenerateDataKey ${SecretsKey.Arn}' + via('sns'),
+        // Never the token cache's nor the audit trail's items through the state grant.
+        'DENY dynamodb:ConditionCheckItem ${StateTable.Arn} if {"ForAnyValue:StringLike":{"dynamodb:LeadingKeys":["token#*","audit#*","audit-tenant#*"]}}',
+        'DENY dynamodb:DeleteItem ${StateTable.Arn} if {"ForAnyValue:StringLike":{"dynamodb:LeadingKeys":["token#*","audit#*","audit-tenant#*"]}}',
+        'DENY dynamodb:GetItem ${StateTable.Arn} if {"ForAnyValue:StringLike":{"dynamodb:LeadingKeys":["token#*","audit#*","audit-tenant#*"]}}',
+        'DENY dynamodb:PutItem ${StateTable.Arn} if {"ForAnyValue:StringLike":{"dynamodb:LeadingKeys":["token#*","audit#*","audit-tenant#*"]}}',
         // Its changes in the audit trail: adding audit items only.
         'dynamodb:BatchWriteItem ${StateTable.Arn} if {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["audit#*","audit-tenant#*"]}}',
         // Connect links created from the console: link records in the state table, its key through DynamoDB only.

@@ -56,7 +56,7 @@ describe('the state table', () => {
     expect(outputs.StateTable?.Description).toMatch(/SESAME_STATE_TABLE/);
   });
 
-  it('grants a function exactly the five item actions on the table, and the key through DynamoDB only', () => {
+  it('grants a function exactly the five item actions on the table, but on token and audit items, and the key through DynamoDB only', () => {
     const stack = new Stack(new App(), 'Grant', { env: { account: '111122223333', region: 'eu-west-3' } });
     const state = new StateTable(stack, 'State', { key: new kms.Key(stack, 'Key') });
     const role = new iam.Role(stack, 'FnRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
@@ -64,6 +64,12 @@ describe('the state table', () => {
     const [policy] = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'));
     expect(render(policy!.Properties.PolicyDocument.Statement)).toEqual([
       { Effect: 'Allow', Action: [...STATE_TABLE_ACTIONS], Resource: expect.stringMatching(/^\$\{StateTable[0-9A-F]+\.Arn\}$/) },
+      {
+        Effect: 'Deny',
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'],
+        Resource: expect.stringMatching(/^\$\{StateTable[0-9A-F]+\.Arn\}$/),
+        Condition: { 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': ['token#*', 'audit#*', 'audit-tenant#*'] } },
+      },
       {
         Effect: 'Allow',
         Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],

@@ -75,7 +75,7 @@ function linesOf(statements: Statement[], services?: string[]): string[] {
   for (const st of statements) {
     for (const action of [st.Action].flat()) {
       if (services && !services.some((s) => action.startsWith(`${s}:`))) continue;
-      for (const resource of [st.Resource].flat()) out.push(`${action} ${resource}${st.Condition ? ` if ${JSON.stringify(st.Condition)}` : ''}`);
+      for (const resource of [st.Resource].flat()) out.push(`${(st as { Effect?: string }).Effect === 'Deny' ? 'DENY ' : ''}${action} ${resource}${st.Condition ? ` if ${JSON.stringify(st.Condition)}` : ''}`);
     }
   }
   return out.sort();

@@ -109,6 +109,8 @@ describe("an OPCO's key-information check", () => {
     ['a 404 (no such endpoint at this OPCO)', { status: 404 }, { status: 'not_testable' }],
     ['a 200 without a date', { status: 200, body: { siren: '732829320' } }, { status: 'ok' }],
     ['a 200 that is not JSON', { status: 200, body: '<html>ok</html>' }, { status: 'ok' }],
+    ['a 200 whose end of validity has passed', { status: 200, body: { dateFinValidite: '2026-01-01' } }, { status: 'failed', code: 'upstream_rejected', upstream_error: 'key_expired' }],
+    ['a 200 with an end far beyond any key\'s life', { status: 200, body: { dateFinValidite: '9999-12-31' } }, { status: 'ok' }],
   ])('answers %s as %j', async (_what, step, expected) => {
     opco.script([step]);
     const r = await probe({ cfa_key: 'k', base_url: base });
@@ -132,7 +134,7 @@ describe("an OPCO's key-information check", () => {
 
 describe('a connect link that checks an OPCO key before storing it', () => {
   it('stores the key with the end of validity the OPCO gives, and says so on the confirmation', async () => {
-    const link = await connect().create({ tenant: 'cfa-paris', credential: 'opco-akto', createdBy: 'op', settings: { base_url: base } });
+    const link = await connect().create({ tenant: 'cfa-paris', credential: 'opco-akto', createdBy: 'cli', settings: { base_url: base } });
     opco.script([{ status: 200, body: { dateFinValidite: '2027-08-31' } }]);
     const key = `akto-${randomBytes(8).toString('hex')}`;
     const r = await connect().submit(tokenOf(link.url), { fields: { cfa_key: key, expires_at: '2027-12-31' } });
@@ -147,7 +149,7 @@ describe('a connect link that checks an OPCO key before storing it', () => {
   });
 
   it('refuses a key the OPCO refuses, stores nothing, and leaves the link usable', async () => {
-    const link = await connect().create({ tenant: 'cfa-paris', credential: 'opco-opcoep', createdBy: 'op', settings: { base_url: base } });
+    const link = await connect().create({ tenant: 'cfa-paris', credential: 'opco-opcoep', createdBy: 'cli', settings: { base_url: base } });
     opco.script([{ status: 401 }]);
     const r = await connect().submit(tokenOf(link.url), { fields: { cfa_key: 'wrong' } });
     expect(r).toMatchObject({ status: 'check_failed', message: { en: expect.stringContaining('refused these credentials (401)') } });
@@ -187,6 +189,8 @@ describe("an operator's settings and a new credential's environment", () => {
     ['a field the platform does not let an operator set', 'opco-atlas', { cfa_key: 'k' }, 'settings'],
     ['an unknown field', 'opco-atlas', { colour: 'blue' }, 'settings'],
     ['a base URL that is not https', 'opco-atlas', { base_url: 'http://api.example' }, 'settings.base_url'],
+    ['where secrets are sent, from an operator (not the CLI)', 'opco-atlas', { base_url: 'https://api.example' }, 'settings'],
+    ['a token endpoint, from an operator (not the CLI)', 'fla', { token_endpoint: 'https://evil.example/token' }, 'settings'],
     ['a capacity FLA does not know', 'fla', { quality: 'king' }, 'settings.quality'],
   ])('refuses %s, before any link is made', async (_what, credential, settings, field) => {
     await expect(connect().create({ tenant: 'cfa-paris', credential, createdBy: 'op', settings })).rejects.toMatchObject({ code: 'invalid_request', details: { field } });
@@ -215,7 +219,7 @@ describe("an operator's settings and a new credential's environment", () => {
         fields: ['client_secret', 'account_login', 'account_password'],
         environment: 'sandbox',
         settings: { client_id: 'piste-app', token_endpoint: piste.url },
-        createdBy: 'op',
+        createdBy: 'cli',
       });
       expect((await connect().view(tokenOf(link.url)))?.environment).toBe('sandbox');
       const r = await connect().submit(tokenOf(link.url), { fields: { client_secret: 'cs', account_login: 'TECH', account_password: 'pw' } });
@@ -227,6 +231,15 @@ describe("an operator's settings and a new credential's environment", () => {
     } finally {
       await piste.close();
     }
+  });
+
+  it('never lets a link send a stored credential\'s secrets elsewhere, even from the CLI', async () => {
+    await system.credentials.set({ tenant: 'cfa-paris', credential: 'chorus-piste-kept', environment: 'sandbox', fields: { client_id: 'c', client_secret: 'stored-secret', account_login: 'l', account_password: 'p', token_endpoint: 'https://sandbox-oauth.piste.gouv.fr/api/oauth/token' } });
+    await expect(
+      connect().create({ tenant: 'cfa-paris', credential: 'chorus-piste-kept', fields: ['account_password'], settings: { token_endpoint: 'https://evil.example/token' }, createdBy: 'cli' }),
+    ).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringContaining('cannot change it') });
+    // The same value, said again, changes nothing and is accepted.
+    await expect(connect().create({ tenant: 'cfa-paris', credential: 'chorus-piste-kept', settings: { token_endpoint: 'https://sandbox-oauth.piste.gouv.fr/api/oauth/token' }, createdBy: 'cli' })).resolves.toMatchObject({ kind: 'chorus-piste' });
   });
 
   it('refuses to move an existing credential to another environment', async () => {
@@ -289,5 +302,17 @@ describe('pending FLA key pairs of links no longer usable', () => {
     expect(await system.store.get(name(lapsing.url))).toBeUndefined();
     expect(await system.store.get(name(open.url))).toMatchObject({ value: { private_key: expect.any(String) } });
     expect((await connect().sweepPendingKeys()).removed).toBe(0);
+  });
+});
+
+describe('what an upstream says in its error', () => {
+  it.each([
+    ['a standard OAuth code, repeated', { error: 'invalid_client' }, 'invalid_client'],
+    ['anything else, never repeated (an endpoint could echo what it was sent)', { error: 'piste-secret-echoed-back' }, 'unrecognised_error'],
+  ])('%s', async (_what, body, expected) => {
+    const { fetchToken } = await import('../../functions/core/oauth.ts');
+    opco.script([{ status: 401, body }]);
+    const material = { type: 'oauth' as const, tokenEndpoint: opco.url, baseUrl: null, form: async () => ({ grant_type: 'client_credentials' }), headers: () => ({}) };
+    await expect(fetchToken(new FetchHttpClient(), material, RETRY)).rejects.toMatchObject({ code: 'upstream_rejected', details: { upstream_error: expected } });
   });
 });

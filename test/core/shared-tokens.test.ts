@@ -478,3 +478,28 @@ describe('the shared token cache’s configuration and wiring', () => {
     }
   });
 });
+
+describe('a shared token item written by someone else', () => {
+  it('is not served when the expiry stored beside the sealed token was moved: the times are authenticated with it', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'sesame-shared-forged-'));
+    const clock = new ManualClock(Date.parse('2026-11-22T08:00:00Z'));
+    const state = new LocalStateStore(home, clock);
+    const cache = new SharedTokenCache({ state, sealer: new LocalSealer(randomBytes(32)), clock, log: new MemoryLog(), sleep: async (ms) => clock.advance(ms) });
+    const key = { tenant: 'acme', credential: 'chorus-piste', secretVersion: 'v1' };
+    let calls = 0;
+    const fetch = async () => {
+      calls += 1;
+      return { token: { accessToken: `AT-${calls}`, tokenType: 'Bearer', expiresIn: 300, scope: undefined }, expiresAt: clock.now().getTime() + 300_000 };
+    };
+    await cache.obtain(key, fetch);
+    // A function granted the table (not this cache's code) pushes the clear expiry a year ahead.
+    const { pk, sk } = itemKey(key);
+    const item = (await state.get(pk, sk)) as StateItem;
+    const forged = { ...(item.data.token as object), expires_at: clock.now().getTime() + 365 * 86_400_000 };
+    await state.put({ pk, sk, expiresAt: (item.expiresAt as number) + 86_400 * 365, data: { ...item.data, token: forged } }, { ifVersion: item.version });
+    clock.advance(3_600_000);
+    const got = await cache.obtain(key, fetch);
+    expect(got).toMatchObject({ cached: false, token: { accessToken: 'AT-2' } });
+    expect(calls).toBe(2);
+  });
+});

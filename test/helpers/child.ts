@@ -5,5 +5,8 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'S
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill(signal);
+  // A process that does not stop (sesame dev promises to within 5 s) is killed, so that the test ends and says so elsewhere.
+  const late = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
+  clearTimeout(late);
 }

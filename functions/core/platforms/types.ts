@@ -10,6 +10,9 @@ export type RenewedBy = 'client' | 'integrator';
 
 export const ENVIRONMENTS: readonly Environment[] = ['production', 'acceptance', 'sandbox'];
 
+/** Fields that say where a credential's secrets (or the tokens they buy) are sent. */
+export const ENDPOINT_SETTINGS: readonly string[] = ['token_endpoint', 'base_url'];
+
 export interface PlatformContext {
   tenant: string;
   credential: string;
@@ -181,7 +184,9 @@ export interface ConnectSpec {
   requested: readonly string[];
   /**
    * Non-secret fields an operator may set when making a link (an OPCO's API address, a
-   * PISTE client id…): never asked of the client, never a secret.
+   * PISTE client id…): never asked of the client, never a secret. Those among
+   * ENDPOINT_SETTINGS say where secrets are sent: only an administrator (the CLI) may set
+   * them, and never to replace a stored credential's own.
    */
   settings?: readonly string[];
   /** The submitted fields merged into the stored ones (default: stored, then submitted). */

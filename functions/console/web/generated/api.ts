@@ -776,7 +776,7 @@ export interface components {
              * @enum {string}
              */
             environment?: "production" | "acceptance" | "sandbox";
-            /** @description Non-secret fields the operator sets for the credential, stored with what the client submits: `base_url`, `editeur`, `logiciel`, `version` (OPCO), `client_id`, `token_endpoint`, `scope`, `base_url` (PISTE), `quality`, `token_endpoint`, `base_url` (FLA), `base_url`, `review_at` (Cegid). */
+            /** @description Non-secret fields the operator sets for the credential, stored with what the client submits: `editeur`, `logiciel`, `version` (OPCO), `client_id`, `scope` (PISTE), `quality` (FLA), `review_at` (Cegid). Where secrets are sent (`token_endpoint`, `base_url`) is refused here: an administrator sets it with the CLI. */
             settings?: {
                 [key: string]: string;
             };

@@ -12,20 +12,22 @@ type S = components['schemas'];
 /** Every kind the API document lists: a kind added to the registry and missing below does not compile. */
 type Kind = NonNullable<S['AppInput']['kinds']>[number];
 type Environment = NonNullable<S['ConnectLinkInput']['environment']>;
-type Setting = 'quality' | 'client_id' | 'token_endpoint' | 'scope' | 'base_url' | 'editeur' | 'logiciel' | 'version' | 'review_at';
+type Setting = 'quality' | 'client_id' | 'scope' | 'editeur' | 'logiciel' | 'version' | 'review_at';
 
 /**
  * What a new credential's link may say, per platform: its environments and the settings an
- * operator may give (each platform module's `environments` and `connect.settings`). The
+ * operator may give (each platform module's `environments` and `connect.settings`, but
+ * for where secrets are sent, `token_endpoint` and `base_url`, which the admin API
+ * refuses: an administrator sets those with the CLI). The
  * admin API does not describe its platforms, so the console keeps this beside
  * PLATFORM_TITLES; test/browser/connect-new.test.ts compares it with the registry.
  */
 export const FAMILIES: Record<Platform, { environments: readonly Environment[]; settings: readonly Setting[] }> = {
-  fla: { environments: ['production', 'acceptance'], settings: ['quality', 'token_endpoint', 'base_url'] },
-  'chorus-piste': { environments: ['production', 'sandbox'], settings: ['client_id', 'token_endpoint', 'scope', 'base_url'] },
+  fla: { environments: ['production', 'acceptance'], settings: ['quality'] },
+  'chorus-piste': { environments: ['production', 'sandbox'], settings: ['client_id', 'scope'] },
   'chorus-edi': { environments: ['production', 'sandbox'], settings: [] },
-  opco: { environments: ['production'], settings: ['base_url', 'editeur', 'logiciel', 'version'] },
-  'cegid-cfe': { environments: ['production'], settings: ['base_url', 'review_at'] },
+  opco: { environments: ['production'], settings: ['editeur', 'logiciel', 'version'] },
+  'cegid-cfe': { environments: ['production'], settings: ['review_at'] },
 };
 
 const KIND_FAMILY: Record<Kind, Platform> = {
@@ -50,7 +52,6 @@ const KINDS = Object.keys(KIND_FAMILY) as Kind[];
 /** FLA's capacities (its schema's `quality`): a choice, not free text, as the API takes no other value. */
 const QUALITIES = ['employer', 'provider', 'training-provider'] as const;
 
-const URL_SETTINGS: ReadonlySet<Setting> = new Set(['base_url', 'token_endpoint']);
 
 /** The API's rule for a credential id (functions/core/ids.ts), with the chosen kind as its start. */
 const idFits = (id: string, kind: Kind) => new RegExp(`^${kind}(?:-[a-z0-9]+)*$`).test(id);
@@ -216,7 +217,7 @@ export function NewCredentialLink({ tenant }: { tenant: TenantView }) {
                     ) : (
                       <input
                         id={fid}
-                        type={name === 'review_at' ? 'date' : URL_SETTINGS.has(name) ? 'url' : 'text'}
+                        type={name === 'review_at' ? 'date' : 'text'}
                         class={name === 'review_at' ? undefined : 'mono'}
                         value={value}
                         autocomplete="off"

@@ -85,6 +85,9 @@ function opcoConnect(def: OpcoDefinition): ConnectSpec {
   };
 }
 
+/** No OPCO key lasts longer than this: a later end in an answer is not taken as the key's end. */
+const MAX_BELIEVED_YEARS = 5;
+
 /** The first `dateFinValidite` in a key-information answer, whatever object or list wraps it. */
 function endOfValidityIn(body: unknown, depth = 0): unknown {
   if (depth > 3 || typeof body !== 'object' || body === null) return undefined;
@@ -147,6 +150,14 @@ async function keyInformation(def: OpcoDefinition, baseUrl: string | undefined, 
     body = undefined;
   }
   const end = parseEndOfValidity(endOfValidityIn(body));
+  // An answer is believed within reason: a key that ended is refused, an end beyond any key's lifetime is not taken.
+  const now = ctx.clock.now().getTime();
+  if (end && end.getTime() <= now) {
+    throw new SesameError('upstream_rejected', `${where} says the key ended on ${end.toISOString().slice(0, 10)}`, { details: { upstream_status: res.status, upstream_error: 'key_expired' } });
+  }
+  if (end && end.getTime() > now + MAX_BELIEVED_YEARS * 365.25 * 86_400_000) {
+    return { status: 'ok', note: { fr: `${def.name} reconnaît la clé ; sa date de fin annoncée (${end.toISOString().slice(0, 10)}) n’est pas plausible et n’est pas retenue.`, en: `${def.name} recognises the key; the end date it gives (${end.toISOString().slice(0, 10)}) is not plausible and is not kept.` } };
+  }
   if (!end) return { status: 'ok', note: { fr: `${def.name} reconnaît la clé, sans indiquer sa fin de validité.`, en: `${def.name} recognises the key, without telling its end of validity.` } };
   return { status: 'ok', expiresAt: end, note: { fr: `${def.name} reconnaît la clé.`, en: `${def.name} recognises the key.` } };
 }
