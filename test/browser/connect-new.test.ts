@@ -148,7 +148,7 @@ describe('a connect link for a new credential, from the tenant page in Chromium'
     expect(await s.getByLabel('Credential id').inputValue()).toBe('fla');
     // FLA has production and acceptance only, and its own settings.
     expect(await optionValues('newlink-env')).toEqual(['production', 'acceptance']);
-    expect(await settingIds()).toEqual(['quality', 'token_endpoint', 'base_url']);
+    expect(await settingIds()).toEqual(['quality']);
     expect(await optionValues('newlink-email')).toEqual(['', 'it@cfa-lyon-demo.example']);
     await s.getByLabel('Environment').selectOption('acceptance');
     await s.getByLabel('Capacity in Chaman').selectOption('employer');
@@ -203,7 +203,7 @@ describe('a connect link for a new credential, from the tenant page in Chromium'
     expect(await id.inputValue()).toBe('chorus-piste');
     // PISTE has no acceptance environment: it is not offered.
     expect(await optionValues('newlink-env')).toEqual(['production', 'sandbox']);
-    expect(await settingIds()).toEqual(['client_id', 'token_endpoint', 'scope', 'base_url']);
+    expect(await settingIds()).toEqual(['client_id', 'scope']);
 
     // An id of another platform is caught before any request, next to the field.
     await id.fill('fla-sandbox');
@@ -285,9 +285,7 @@ describe('a connect link for a new credential, from the tenant page in Chromium'
       'newlink-env',
       'newlink-valid',
       'newlink-setting-client_id',
-      'newlink-setting-token_endpoint',
       'newlink-setting-scope',
-      'newlink-setting-base_url',
       'newlink-email',
       'Créer le lien',
     ]);
