@@ -12,7 +12,8 @@ import { toPem } from '../functions/core/bytes.ts';
 import { parseCredentialId } from '../functions/core/ids.ts';
 import { KINDS, platformOf } from '../functions/core/platforms/index.ts';
 import { readPkcs12 } from '../functions/local/pkcs12.ts';
-import { readConfig, trustAnchorsFrom } from '../functions/core/config.ts';
+import { readConfig } from '../functions/core/config.ts';
+import { trustAnchorsFrom } from '../functions/core/trust-anchors.ts';
 import { SesameError } from '../functions/core/errors.ts';
 import type { IntakeResult } from '../functions/core/intake.ts';
 import { parseCertificates } from '../functions/core/x509.ts';
@@ -187,7 +188,7 @@ Examples:
       const config = readConfig();
       if (o.anchors) await requireFile(o.anchors, '--anchors file');
       const { size, bytes } = await readCertificateFile(file);
-      const trustAnchors = o.anchors ? trustAnchorsFrom(o.anchors, '--anchors') : config.trustAnchors;
+      const trustAnchors = o.anchors ? trustAnchorsFrom(o.anchors, '--anchors') : trustAnchorsFrom(config.trustAnchorsFile);
       const bad = o.policy?.find((p) => !/^\d+(\.\d+)+$/.test(p));
       if (bad) throw new UsageError(`--policy must be a dotted OID, got "${bad}"`);
       const policyAllowList = o.policy ?? (profile.name === 'chain' ? [] : config.policyAllowList);
@@ -294,13 +295,14 @@ Examples:
       guardReplacement(tenant, id, materialReplaced(fields), o.replace, keepsKey ? FLA_REPLACE_CONSEQUENCE : '');
       const { privateKeyPem, certificatesPem } = await readPkcs12(file, await readPassword(`Password for ${file}: `));
       const config = readConfig();
+      const anchors = trustAnchorsFrom(config.trustAnchorsFile);
       const { report, chain } = validateCertificateChain(new TextEncoder().encode(certificatesPem), certificateProfile(platform.certificateProfile(fields as never)), {
         at: s.clock.now(),
         ...(current ? { environment: current.environment } : {}),
         ...(keepsKey ? { privateKeyPem } : {}),
         policyAllowList: config.policyAllowList,
         testPolicyOids: config.testPolicyOids,
-        ...(config.trustAnchors ? { trustAnchors: config.trustAnchors } : {}),
+        ...(anchors ? { trustAnchors: anchors } : {}),
       });
       if (!report.valid) {
         out(cmd.optsWithGlobals().json ? JSON.stringify(report) : formatReport(report, file));

@@ -1,6 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createLogger } from '../functions/adapters/logger.ts';
-import { awsSystem, localSystem, type System } from '../functions/adapters/system.ts';
+import { type System } from '../functions/adapters/system.ts';
+import { localSystem } from '../functions/adapters/local-system.ts';
+import { awsSystem } from '../functions/adapters/aws-system.ts';
 import { resolveAwsTargets, secretCreation } from '../functions/adapters/stack-outputs.ts';
 import type { Principal } from '../functions/core/apps.ts';
 import { packageVersion, readConfig } from '../functions/core/config.ts';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ID_PATTERN, parseCredentialId } from '../functions/core/ids.ts';
 import { KINDS, platformOf } from '../functions/core/platforms/index.ts';
 import { validate } from '../functions/core/validate.ts';

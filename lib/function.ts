@@ -55,6 +55,8 @@ export function sesameFunction(
       target: 'node22',
       minify: true,
       sourceMap: true,
+      // Stack traces need the map's positions, not the sources: the map stays a fraction of its size.
+      sourcesContent: false,
       // Some dependencies still call require(): give the ESM bundle one.
       banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       externalModules: ['@aws-sdk/*'],

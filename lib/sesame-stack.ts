@@ -1,7 +1,7 @@
 import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { resolve } from 'node:path';
-import { trustAnchorsFrom } from '../functions/core/config.ts';
+import { trustAnchorsFrom } from '../functions/core/trust-anchors.ts';
 import { SECRET_PRINCIPALS_OUTPUT } from '../functions/core/secret-policy.ts';
 import { SecretsVault } from './secrets-vault.ts';
 import { TokenApi } from './token-api.ts';

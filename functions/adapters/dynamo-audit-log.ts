@@ -258,3 +258,8 @@ function decodeCursor(cursor: string): string {
   if (typeof sk !== 'string' || !SK.test(sk)) throw invalid();
   return sk;
 }
+
+/** The deployed trail's log: the state table, with the configured retention. */
+export function dynamoAuditLog(table: string, config: { audit: { retentionDays: number } }, client?: DynamoDBClient): DynamoAuditLog {
+  return new DynamoAuditLog(table, client, { retentionDays: config.audit.retentionDays });
+}

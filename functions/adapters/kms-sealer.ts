@@ -2,7 +2,9 @@ import { DecryptCommand, GenerateDataKeyCommand, InvalidCiphertextException, KMS
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { SingleFlight, TtlCache } from '../core/cache.ts';
 import { systemClock, type Clock, type Sealer } from '../core/ports.ts';
-import { TOKEN_CACHE_PURPOSE } from '../core/shared-tokens.ts';
+import type { Config } from '../core/config.ts';
+import type { Log, StateStore } from '../core/ports.ts';
+import { SharedTokenCache, TOKEN_CACHE_PURPOSE } from '../core/shared-tokens.ts';
 import { gcmOpen, gcmSeal, refused, sealedParts } from './aes-gcm.ts';
 
 /**
@@ -120,4 +122,14 @@ export class KmsSealer implements Sealer {
       return key;
     });
   }
+}
+
+/**
+ * The token function's second-level cache, sealed with the stack's key: only where the
+ * stack gives that key (SESAME_TOKEN_CACHE_KEY) and the cache is not turned off.
+ */
+export function kmsSharedTokens(config: Pick<Config, 'sharedTokens' | 'broker'>, state: StateStore, log: Log, clock: Clock = systemClock): SharedTokenCache | undefined {
+  const shared = config.sharedTokens;
+  if (!shared?.enabled || !shared.kmsKeyId) return undefined;
+  return new SharedTokenCache({ state, sealer: new KmsSealer(shared.kmsKeyId, undefined, { clock }), clock, log }, { leaseSeconds: shared.leaseSeconds, refreshMarginSeconds: config.broker.refreshMarginSeconds });
 }

@@ -1,6 +1,3 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { statSync } from 'node:fs';
-import { join, sep } from 'node:path';
 import { Api } from '../core/api.ts';
 import { Admin } from '../core/admin.ts';
 import { AdminApi } from '../core/admin-api.ts';
@@ -16,23 +13,11 @@ import type { TrustAnchors } from '../core/certificates/profile.ts';
 import { runExpiryCheck, type ExpirySummary } from '../core/expiry.ts';
 import { Connect, integratorFromEnv, publicUrlFromEnv, type Integrator } from '../core/connect.ts';
 import type { StateStore } from '../core/ports.ts';
-import { SharedTokenCache } from '../core/shared-tokens.ts';
-import { KmsSealer } from './kms-sealer.ts';
-import { LocalSealer } from './local-sealer.ts';
-import { DynamoStateStore } from './dynamo-state-store.ts';
-import { LocalStateStore } from './local-state-store.ts';
-import { LocalObjectStore } from './local-object-store.ts';
-import { OutboxNotifier } from './outbox-notifier.ts';
-import { S3ObjectStore } from './s3-object-store.ts';
-import { SnsNotifier } from './sns-notifier.ts';
-import { AwsSecretStore, type SecretCreation } from './aws-secret-store.ts';
 import { FetchHttpClient } from './fetch-http-client.ts';
-import { LocalSecretStore } from './local-secret-store.ts';
-import { actor, audit, AuditTrail, type AuditActor, type AuditConfig, type AuditLog } from '../core/audit.ts';
+import { actor, audit, auditTrailOf, type AuditTrail, type AuditActor, type AuditConfig, type AuditLog } from '../core/audit.ts';
 import { FlaRotation } from '../core/rotation.ts';
 import { readHealthConfig, runHealthCheck, testCredential, type HealthCheckOptions, type HealthResult, type HealthSummary } from '../core/health.ts';
-import { DynamoAuditLog } from './dynamo-audit-log.ts';
-import { LocalAuditLog } from './local-audit-log.ts';
+import type { SharedTokenCache } from '../core/shared-tokens.ts';
 
 /** Everything a handler or the CLI needs, wired over one store. */
 export interface System {
@@ -88,7 +73,7 @@ export interface SystemDeps {
   notifier?: Notifier;
   policyAllowList?: readonly string[];
   testPolicyOids?: readonly string[];
-  trustAnchors?: TrustAnchors;
+  trustAnchors?: IntakeDeps['trustAnchors'];
   thresholds?: readonly number[];
   state?: StateStore;
   /** Named on connect pages; its OPCO headers fill what a client is never asked. Default: from the environment. */
@@ -111,10 +96,7 @@ export function buildSystem(deps: SystemDeps): System {
   const broker = new Broker({ credentials, http, clock, log: deps.log, ...(deps.sharedTokens ? { shared: deps.sharedTokens } : {}) }, deps.broker);
   const appCache = new AppRecordCache((app) => apps.find(app), clock, { ttlMs: (deps.appCacheSeconds ?? APP_CACHE_SECONDS) * 1000, ...(deps.appStamp ? { stamp: deps.appStamp } : {}) });
   const { objects, notifier } = deps;
-  const c = deps.auditConfig;
-  const trail = deps.auditLog
-    ? new AuditTrail(deps.auditLog, deps.log, { clock, ...(c ? { maxBuffer: c.maxBuffer, flushIntervalMs: c.flushIntervalMs, ...(c.batchSize !== undefined ? { batchSize: c.batchSize } : {}) } : {}) })
-    : undefined;
+  const trail = deps.auditLog ? auditTrailOf(deps.auditLog, deps.log, clock, deps.auditConfig) : undefined;
   const intakeDeps: IntakeDeps | undefined =
     objects && notifier
       ? { objects, notifier, credentials, store: deps.store, clock, log: deps.log, policyAllowList: deps.policyAllowList ?? [], testPolicyOids: deps.testPolicyOids ?? [], ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}), ...(trail ? { audit: trail } : {}) }
@@ -179,87 +161,14 @@ export function buildSystem(deps: SystemDeps): System {
 }
 
 /**
- * Locally, `sesame app revoke` runs in another process than `sesame dev`: the app
- * record's file identity (a new inode at every write, which goes through a temporary
- * file and a rename) tells the broker to read it again. One stat per request, where a
- * read would decrypt; synchronous, as a stat of a local file takes about 1 µs and the
- * thread-pool round trip of an asynchronous one ten times that. Undefined: no file.
+ * The trust anchors of a system judging certificates: the bundle at
+ * SESAME_CHORUS_TRUST_ANCHORS, read and parsed at the first certificate judged, once (the
+ * stack checks it at synth: a deployed function is never given a bundle it refuses).
  */
-export function localAppStamp(home: string): (app: string) => string | undefined {
-  const dir = `${join(home, 'secrets', APP_PREFIX.slice(0, -1))}${sep}`;
-  return (app) => {
-    if (!ID_PATTERN.test(app)) return undefined;
-    const s = statSync(`${dir}${app}.json`, { bigint: true, throwIfNoEntry: false });
-    return s ? `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}` : undefined;
-  };
-}
-
-export async function localSystem(config: Config, log: Log, overrides: Partial<SystemDeps> = {}): Promise<System> {
-  const clock = overrides.clock ?? systemClock;
-  const store = overrides.store ?? (await LocalSecretStore.open(config.home, clock));
-  const state = overrides.state ?? new LocalStateStore(config.home, clock);
-  // Shared by every local process on this home (sesame dev and the CLI), sealed with a key derived from the local key.
-  const sharedTokens =
-    overrides.sharedTokens ??
-    (config.sharedTokens?.enabled
-      ? new SharedTokenCache({ state, sealer: await LocalSealer.open(config.home), clock, log }, { leaseSeconds: config.sharedTokens.leaseSeconds, refreshMarginSeconds: config.broker.refreshMarginSeconds })
-      : undefined);
-  return buildSystem({
-    store,
-    // The store's own files when it is the one at config.home; another store is never cached.
-    ...(overrides.store ? { appCacheSeconds: 0 } : { appStamp: localAppStamp(config.home) }),
-    log,
-    version: config.version,
-    broker: config.broker,
-    clock,
-    objects: new LocalObjectStore(config.home),
-    notifier: new OutboxNotifier(config.home, clock, log),
-    policyAllowList: config.policyAllowList,
-    testPolicyOids: config.testPolicyOids,
-    ...(config.trustAnchors ? { trustAnchors: config.trustAnchors } : {}),
-    thresholds: config.thresholds,
-    state,
-    ...(sharedTokens ? { sharedTokens } : {}),
-    // Hash-chained under the home, keyed by the local key; a store given by the caller keeps its own (none).
-    ...(overrides.store ? {} : { auditLog: await LocalAuditLog.open(config.home), auditConfig: config.audit }),
-    ...overrides,
-  });
-}
-
-export interface AwsSystemOptions {
-  client?: SecretsManagerClient;
-  clock?: Clock;
-  /** How to create a missing secret (the CLI); without it, the system never creates one. */
-  creation?: () => Promise<SecretCreation>;
-}
-
-export function awsSystem(config: Config, log: Log, options: AwsSystemOptions = {}): System {
-  const store = new AwsSecretStore(options.client ?? new SecretsManagerClient({}), options.creation ? { creation: options.creation } : {});
-  const clock = options.clock ?? systemClock;
-  const state = config.stateTable ? new DynamoStateStore(config.stateTable, undefined, clock) : undefined;
-  // The token function's second-level cache: only where the stack gives it the sealing key (SESAME_TOKEN_CACHE_KEY).
-  const shared = config.sharedTokens;
-  const sharedTokens =
-    state && shared?.enabled && shared.kmsKeyId
-      ? new SharedTokenCache({ state, sealer: new KmsSealer(shared.kmsKeyId, undefined, { clock }), clock, log }, { leaseSeconds: shared.leaseSeconds, refreshMarginSeconds: config.broker.refreshMarginSeconds })
-      : undefined;
-  const system = buildSystem({
-    store,
-    ...(options.clock ? { clock: options.clock } : {}),
-    log,
-    version: config.version,
-    broker: config.broker,
-    ...(config.bucket ? { objects: new S3ObjectStore(config.bucket) } : {}),
-    ...(config.alertsTopicArn ? { notifier: new SnsNotifier(config.alertsTopicArn) } : {}),
-    policyAllowList: config.policyAllowList,
-    testPolicyOids: config.testPolicyOids,
-    ...(config.trustAnchors ? { trustAnchors: config.trustAnchors } : {}),
-    thresholds: config.thresholds,
-    // Connect links (system.connect) exist only with the state table; its TTL hides expired items on the same clock.
-    ...(state ? { state } : {}),
-    ...(sharedTokens ? { sharedTokens } : {}),
-    // The audit trail lives in the state table: every function given the table records into it.
-    ...(config.stateTable ? { auditLog: new DynamoAuditLog(config.stateTable, undefined, { retentionDays: config.audit.retentionDays }), auditConfig: config.audit } : {}),
-  });
-  return config.bucket ? { ...system, bucket: config.bucket } : system;
+export function trustAnchorsOf(config: Pick<Config, 'trustAnchorsFile'>): { trustAnchors?: () => Promise<TrustAnchors | undefined> } {
+  const file = config.trustAnchorsFile;
+  if (!file) return {};
+  let loaded: Promise<TrustAnchors | undefined> | undefined;
+  const load = async () => (await import('../core/trust-anchors.ts')).trustAnchorsFrom(file);
+  return { trustAnchors: () => (loaded ??= load()) };
 }

@@ -1,5 +1,5 @@
 import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
-import { bearerKey, principalToContext, type AppLookup, type Apps, type AuthorizerContext, type Principal } from '../core/apps.ts';
+import { bearerKey, principalToContext, type AppKeys, type AppLookup, type AuthorizerContext, type Principal } from '../core/app-keys.ts';
 import { describeError, isSesameError } from '../core/errors.ts';
 import type { Log } from '../core/ports.ts';
 
@@ -10,7 +10,7 @@ export type AuthorizerResult = APIGatewaySimpleAuthorizerWithContextResult<Autho
  * key (AUTHORIZER_CACHE_SECONDS), so the tenant scope travels in the context and the
  * token function enforces it.
  */
-export function makeAuthorizerHandler(apps: Apps, log: Log, lookup?: AppLookup) {
+export function makeAuthorizerHandler(apps: Pick<AppKeys, 'verify'>, log: Log, lookup?: AppLookup) {
   // A cached app record gives the same Principal object each time: its context is built once.
   const contexts = new WeakMap<Principal, AuthorizerContext>();
   const contextOf = (p: Principal) => {

@@ -1,20 +1,22 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { S3Event } from 'aws-lambda';
 import { createLogger } from '../adapters/logger.ts';
 import { count, flushAudit, observability } from '../adapters/observability.ts';
-import { awsSystem } from '../adapters/system.ts';
+import { awsDeps } from '../adapters/aws-deps.ts';
+import { S3ObjectStore } from '../adapters/s3-object-store.ts';
+import { SnsNotifier } from '../adapters/sns-notifier.ts';
+import { buildSystem } from '../adapters/system.ts';
 import { readConfig, requireEnv } from '../core/config.ts';
 import { makeCertificateHandler } from './certificate.ts';
 
 const log = createLogger('sesame-certificate');
-const { metrics, tracer } = observability('sesame-certificate');
+const { metrics } = observability('sesame-certificate');
 // Fail at start, naming the variable, rather than at the first upload.
-requireEnv(process.env, 'SESAME_BUCKET');
-requireEnv(process.env, 'SESAME_ALERTS_TOPIC_ARN');
-const system = awsSystem(readConfig(), log);
+const bucket = requireEnv(process.env, 'SESAME_BUCKET');
+const topic = requireEnv(process.env, 'SESAME_ALERTS_TOPIC_ARN');
+const system = buildSystem({ ...awsDeps(readConfig(), log), objects: new S3ObjectStore(bucket), notifier: new SnsNotifier(topic) });
 const intake = makeCertificateHandler(system.intake as NonNullable<typeof system.intake>);
 
 export const certificateHandler = async (event: S3Event) => {
@@ -23,4 +25,4 @@ export const certificateHandler = async (event: S3Event) => {
   await flushAudit(metrics, system.audit);
   return result;
 };
-export const handler = middy(certificateHandler).use(captureLambdaHandler(tracer)).use(logMetrics(metrics)).use(injectLambdaContext(log));
+export const handler = middy(certificateHandler).use(logMetrics(metrics)).use(injectLambdaContext(log));

@@ -1,23 +1,23 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createLogger } from '../adapters/logger.ts';
 import { count, flushAudit, observability } from '../adapters/observability.ts';
-import { awsSystem } from '../adapters/system.ts';
+import { awsDeps, secretCreationOf } from '../adapters/aws-deps.ts';
+import { intakeAdapters } from '../adapters/aws-intake-adapters.ts';
+import { buildSystem } from '../adapters/system.ts';
 import { readConfig } from '../core/config.ts';
 import { makeConnectHandler } from './connect.ts';
 
 // Module scope: built once per Lambda execution environment, reused across invocations.
 const log = createLogger('sesame-connect');
-const { metrics, tracer } = observability('sesame-connect');
+const { metrics } = observability('sesame-connect');
 const config = readConfig();
 // An FLA link's pending key pair is a new secret (`sesame-connect/<hash>`): created with the
 // stack's key and resource policy (SESAME_KMS_KEY_ID, SESAME_SECRET_PRINCIPALS), as the admin
 // function creates tenants; without them such a link answers the error page, saying nothing more.
-const { kmsKeyId, secretPrincipals } = config;
-const system = awsSystem(config, log, kmsKeyId && secretPrincipals ? { creation: async () => ({ kmsKeyId, principals: secretPrincipals }) } : {});
+const system = buildSystem({ ...awsDeps(config, log, secretCreationOf(config)), ...intakeAdapters(config) });
 // Without SESAME_STATE_TABLE there is no link: every path answers the one 404 page.
 const serve = makeConnectHandler(system.connect, log);
 
@@ -28,6 +28,6 @@ export const connectHandler = async (event: APIGatewayProxyEventV2) => {
   await flushAudit(metrics, system.audit);
   return res;
 };
-// The page holds the link's own path (its token) in the form's action: the tracer never records
-// the response (captureResponse: false), and the logger never the event (no logEvent).
-export const handler = middy(connectHandler).use(captureLambdaHandler(tracer, { captureResponse: false })).use(logMetrics(metrics)).use(injectLambdaContext(log));
+// The page holds the link's own path (its token) in the form's action: the logger never
+// records the event (no logEvent), and no tracer records the response.
+export const handler = middy(connectHandler).use(logMetrics(metrics)).use(injectLambdaContext(log));

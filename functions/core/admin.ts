@@ -1,7 +1,7 @@
 import { actor } from './audit.ts';
 import type { Activated, FlaRotation, NextStored, Retired, RotationState } from './rotation.ts';
 import { lastCheckFromTags, type HealthResult, type LastCheck } from './health.ts';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AppRecord, AppSummary, Apps } from './apps.ts';
 import { credentialSecretName, CREDENTIAL_PREFIX, NO_EXPIRY, REDACTED, scanSecrets, TAG, type Credentials, type RecordError } from './credentials.ts';
 import { isSesameError, SesameError } from './errors.ts';
@@ -16,6 +16,9 @@ import type { Clock, Log, SecretStore, Tags } from './ports.ts';
 import type { Tenant, TenantChanges, Tenants } from './tenants.ts';
 import type { Steps, Text } from './text.ts';
 import { validate } from './validate.ts';
+import { DEFAULT_LIMIT, DEFAULT_MONTHS, familyOf, MAX_LIMIT, MAX_MONTHS, PLATFORM_FAMILIES, STATUSES, type PlatformFamily, type Status } from './admin-limits.ts';
+
+export * from './admin-limits.ts';
 
 /**
  * What the operator console shows and does, over the same core as the CLI: tenants are
@@ -32,13 +35,6 @@ export interface Operator {
   email?: string;
 }
 
-export const STATUSES = ['ok', 'expiring', 'expired', 'incomplete', 'refused'] as const;
-export type Status = (typeof STATUSES)[number];
-
-export const PLATFORM_FAMILIES = ['opco', 'cegid-cfe', 'chorus-piste', 'chorus-edi', 'fla'] as const;
-export type PlatformFamily = (typeof PLATFORM_FAMILIES)[number];
-/** The eleven OPCOs share one family; every other kind is its own. */
-export const familyOf = (kind: string): PlatformFamily => (kind.startsWith('opco-') ? 'opco' : (kind as PlatformFamily));
 
 /**
  * Set to "true" on a credential that cannot vend yet although it is stored (an FLA key
@@ -136,14 +132,6 @@ export interface OverviewQuery {
   cursor?: string;
 }
 
-export const ADMIN_MAX_BODY_BYTES = 16 * 1024;
-/** A certificate and its chain in base64, with room to spare (the intake's limit is 64 KiB of file). */
-export const ADMIN_UPLOAD_MAX_BODY_BYTES = 256 * 1024;
-
-export const DEFAULT_LIMIT = 50;
-export const MAX_LIMIT = 500;
-export const DEFAULT_MONTHS = 12;
-export const MAX_MONTHS = 60;
 
 export interface AdminDeps {
   store: SecretStore;

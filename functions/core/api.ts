@@ -34,7 +34,13 @@ export function routeMatcher<R extends { method: string; path: string }>(routes:
     route,
     pattern: new RegExp(`^${route.path.replace(/\./g, '\\.').replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`),
   }));
+  // A token endpoint sees the same few paths again and again: each is matched once, then
+  // found here (bounded: emptied when full, as junk paths must not grow it without end).
+  const memo = new Map<string, { route: R; params: Record<string, string> }>();
   return (method, path) => {
+    const memoKey = `${method} ${path}`;
+    const known = memo.get(memoKey);
+    if (known) return known;
     let groups: Record<string, string> | undefined;
     let hit: R | undefined;
     const allowed: string[] = [];
@@ -60,9 +66,14 @@ export function routeMatcher<R extends { method: string; path: string }>(routes:
         throw new SesameError('invalid_request', `path parameter ${k} is not valid percent-encoding`);
       }
     }
-    return { route: hit, params };
+    const matched = { route: hit, params: Object.freeze(params) };
+    if (memo.size >= MATCH_MEMO_ENTRIES) memo.clear();
+    memo.set(memoKey, matched);
+    return matched;
   };
 }
+
+const MATCH_MEMO_ENTRIES = 1_000;
 
 /** Finds the route of a request, or throws not_found / method_not_allowed. */
 export const matchRoute = routeMatcher(ROUTES);
@@ -81,11 +92,26 @@ export interface ApiResponse {
   body: string;
 }
 
+const NO_STORE_JSON: Record<string, string> = Object.freeze({ 'content-type': 'application/json', 'cache-control': 'no-store' });
 const json = (statusCode: number, value: unknown, cacheControl = 'no-store'): ApiResponse => ({
   statusCode,
-  headers: { 'content-type': 'application/json', 'cache-control': cacheControl },
+  headers: cacheControl === 'no-store' ? NO_STORE_JSON : { 'content-type': 'application/json', 'cache-control': cacheControl },
   body: JSON.stringify(value),
 });
+
+/**
+ * The serialised form of the broker's answers it serves again (frozen, one per token or
+ * static credential): serialised once, at the first request, not at every one.
+ */
+const serialised = new WeakMap<object, string>();
+function jsonOnce(value: object): ApiResponse {
+  let body = serialised.get(value);
+  if (body === undefined) {
+    body = JSON.stringify(value);
+    if (Object.isFrozen(value)) serialised.set(value, body);
+  }
+  return { statusCode: 200, headers: NO_STORE_JSON, body };
+}
 
 export function problemResponse(err: unknown): ApiResponse {
   const { status, problem, headers } = toProblem(err);
@@ -135,7 +161,7 @@ export class Api {
         case 'token': {
           const res = await this.broker.token(req.principal as Principal, params.tenant ?? '', params.credential ?? '');
           this.audit?.record(audit.token({ app: (req.principal as Principal).app, tenant: res.tenant, credential: res.credential, cached: res.cached, kind: res.kind }));
-          return json(200, res);
+          return jsonOnce(res);
         }
         case 'assertion': {
           const res = await this.broker.assertion(req.principal as Principal, params.tenant ?? '', params.credential ?? '');

@@ -459,6 +459,11 @@ function nextId(): string {
 /** What the core records into: the trail, or nothing (a system without an audit log). */
 export type AuditSink = Pick<AuditTrail, 'record'>;
 
+/** The trail over a log, with the configured buffer and batches: every system builds it so. */
+export function auditTrailOf(sink: AuditLog, log: Log, clock: Clock, config?: AuditConfig): AuditTrail {
+  return new AuditTrail(sink, log, { clock, ...(config ? { maxBuffer: config.maxBuffer, flushIntervalMs: config.flushIntervalMs, ...(config.batchSize !== undefined ? { batchSize: config.batchSize } : {}) } : {}) });
+}
+
 export class AuditTrail {
   private readonly clock: Clock;
   private readonly maxBuffer: number;

@@ -5,8 +5,8 @@ import { parseCredentialId, parseTenantId } from './ids.ts';
 import { DEFAULT_RETRY, fetchToken, type RetryPolicy, type TokenResult } from './oauth.ts';
 import { KINDS } from './platforms/index.ts';
 import type { ObtainedToken, SharedTokenCache } from './shared-tokens.ts';
-import type { AssertionMaterial, Expiry, OAuthMaterial, PlatformContext } from './platforms/types.ts';
-import type { Clock, HttpClient, Log } from './ports.ts';
+import type { AssertionMaterial, Expiry, Material, OAuthMaterial, PlatformContext } from './platforms/types.ts';
+import { nowMs, type Clock, type HttpClient, type Log } from './ports.ts';
 import type { Principal } from './apps.ts';
 
 export interface BrokerOptions {
@@ -50,12 +50,20 @@ interface Loaded {
   cred: Credential;
   ctx: PlatformContext;
   expiries: Expiry[];
+  /** The earliest of `expiries`, in epoch ms (Infinity: none): one comparison per request. */
+  firstExpiryMs: number;
+  /** What the platform derives from the fields (headers, token request): built at the first request. */
+  material?: Material;
+  /** A static credential's answer, the same for every request until the credential is read again. */
+  response?: TokenResponse;
 }
 
 interface CachedToken {
   version: string;
   token: TokenResult;
   expiresAt: number;
+  /** The answer served for this token from the cache (`cached: true`), built at the first hit. */
+  response?: TokenResponse;
 }
 
 /**
@@ -81,12 +89,14 @@ export class Broker {
   }
 
   async token(principal: Principal, tenant: string, credential: string): Promise<TokenResponse> {
-    const { cred, ctx } = await this.authorizedCredential(principal, tenant, credential);
-    const material = cred.platform.material(cred.fields, ctx);
-    // Fields written out rather than spread from a shared object: on this hot path V8
-    // made the spread cost several times the rest of the method (see npm run bench).
+    const loaded = await this.authorizedCredential(principal, tenant, credential);
+    const { cred, ctx } = loaded;
+    // Answers are built once per credential read or per token, then served as they are
+    // (frozen: the API keeps their serialised form beside them); fields written out
+    // rather than spread from a shared object, which V8 made several times slower.
+    const material = (loaded.material ??= cred.platform.material(cred.fields, ctx));
     if (material.type === 'static') {
-      return {
+      return (loaded.response ??= Object.freeze({
         tenant: cred.tenant,
         credential: cred.credential,
         kind: cred.kind,
@@ -95,9 +105,14 @@ export class Broker {
         base_url: material.baseUrl,
         expires_at: material.expiresAt?.toISOString() ?? null,
         cached: false,
-      };
+      }));
     }
-    const { token, expiresAt, cached } = await this.accessToken(cred, material);
+    const { token, expiresAt, cached, entry } = await this.accessToken(cred, material);
+    if (entry) return (entry.response ??= Object.freeze(this.tokenResponse(cred, material, token, expiresAt, true)));
+    return this.tokenResponse(cred, material, token, expiresAt, cached);
+  }
+
+  private tokenResponse(cred: Credential, material: OAuthMaterial, token: TokenResult, expiresAt: number, cached: boolean): TokenResponse {
     return {
       tenant: cred.tenant,
       credential: cred.credential,
@@ -129,9 +144,10 @@ export class Broker {
       throw new SesameError('forbidden', `app "${principal.app}" may not use credential "${credential}" of tenant "${tenant}"`);
     }
     const loaded = await this.load(tenant, credential);
-    const now = this.deps.clock.now();
-    for (const e of loaded.expiries) {
-      if (e.at <= now) {
+    if (loaded.firstExpiryMs <= nowMs(this.deps.clock)) {
+      const now = this.deps.clock.now();
+      for (const e of loaded.expiries) {
+        if (e.at > now) continue;
         throw new SesameError('credential_expired', `the ${e.what.en} of "${credential}" (tenant "${tenant}") expired on ${e.at.toISOString()}`, {
           details: { tenant, credential, expired_at: e.at.toISOString() },
         });
@@ -147,20 +163,21 @@ export class Broker {
     return this.secretFlights.run(key, async () => {
       const cred = await this.deps.credentials.get(tenant, credential);
       const ctx: PlatformContext = { tenant: cred.tenant, credential: cred.credential, environment: cred.environment, clock: this.deps.clock };
-      const loaded = { cred, ctx, expiries: cred.platform.expiries(cred.fields, ctx) };
+      const expiries = cred.platform.expiries(cred.fields, ctx);
+      const loaded: Loaded = { cred, ctx, expiries, firstExpiryMs: Math.min(Number.POSITIVE_INFINITY, ...expiries.map((e) => e.at.getTime())) };
       this.secrets.set(key, loaded, this.options.secretTtlSeconds * 1000);
       return loaded;
     });
   }
 
-  private async accessToken(cred: Credential, material: OAuthMaterial): Promise<{ token: TokenResult; expiresAt: number; cached: boolean }> {
+  private async accessToken(cred: Credential, material: OAuthMaterial): Promise<{ token: TokenResult; expiresAt: number; cached: boolean; entry?: CachedToken }> {
     const key = `${cred.tenant}/${cred.credential}`;
-    const now = this.deps.clock.now().getTime();
+    const now = nowMs(this.deps.clock);
     const margin = this.options.refreshMarginSeconds * 1000;
     // An entry of an older secret version is never served: the credential changed.
     const entry = this.tokens.get(key);
     const current = entry?.version === cred.version ? entry : undefined;
-    if (current && now < current.expiresAt - margin) return { token: current.token, expiresAt: current.expiresAt, cached: true };
+    if (current && now < current.expiresAt - margin) return { token: current.token, expiresAt: current.expiresAt, cached: true, entry: current };
 
     try {
       // The shared cache is consulted inside the flight: one lookup per process, however many requests wait.

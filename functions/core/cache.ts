@@ -1,4 +1,4 @@
-import type { Clock } from './ports.ts';
+import { nowMs, type Clock } from './ports.ts';
 
 /** Concurrent callers for one key share one running promise. */
 export class SingleFlight<V> {
@@ -35,7 +35,7 @@ export class TtlCache<V> {
   get(key: string): V | undefined {
     const e = this.entries.get(key);
     if (!e) return undefined;
-    if (this.clock.now().getTime() >= e.until) {
+    if (nowMs(this.clock) >= e.until) {
       this.entries.delete(key);
       return undefined;
     }
@@ -52,7 +52,7 @@ export class TtlCache<V> {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
-    this.entries.set(key, { value, until: this.clock.now().getTime() + ttlMs });
+    this.entries.set(key, { value, until: nowMs(this.clock) + ttlMs });
   }
 
   delete(key: string): void {

@@ -4,8 +4,6 @@ import { SesameError } from './errors.ts';
 import { DEFAULT_BROKER_OPTIONS, type BrokerOptions } from './broker.ts';
 import { DEFAULT_RETRY } from './oauth.ts';
 import { DEFAULT_SHARED_TOKEN_OPTIONS } from './shared-tokens.ts';
-import type { TrustAnchors } from './certificates/profile.ts';
-import { loadTrustAnchors } from './certificates/validator.ts';
 
 /**
  * Configuration, read once from the environment. A malformed value stops the
@@ -22,8 +20,12 @@ export interface Config {
   policyAllowList: string[];
   /** Policy OIDs marking test certificates (SESAME_TEST_POLICY_OIDS). */
   testPolicyOids: string[];
-  /** Chorus Pro's trusted (RGS*) CAs, from the PEM bundle at SESAME_CHORUS_TRUST_ANCHORS; none: a warning in each report. */
-  trustAnchors: TrustAnchors | undefined;
+  /**
+   * The PEM bundle of Chorus Pro's trusted (RGS*) CAs (SESAME_CHORUS_TRUST_ANCHORS; none: a
+   * warning in each report), read and checked by trustAnchorsFrom where certificates are
+   * judged: the other functions never load the certificate parser for it.
+   */
+  trustAnchorsFile: string | undefined;
   /** Days before an end date when an alert goes out (SESAME_EXPIRY_THRESHOLDS). */
   thresholds: number[];
   /** AWS only: the intake bucket and the alerts topic. */
@@ -70,18 +72,6 @@ function sharedTokens(env: NodeJS.ProcessEnv, upstreamTimeoutMs: number): Shared
     throw new SesameError('invalid_request', `environment variable SESAME_TOKEN_LEASE_SECONDS (${leaseSeconds}) must be longer than one upstream attempt (SESAME_UPSTREAM_TIMEOUT_MS, ${upstreamTimeoutMs} ms), or SESAME_SHARED_TOKEN_CACHE=off`);
   }
   return { enabled: raw !== 'off', leaseSeconds, kmsKeyId: env.SESAME_TOKEN_CACHE_KEY || undefined };
-}
-
-/** The trust anchor bundle named by SESAME_CHORUS_TRUST_ANCHORS, read and checked once at start. */
-export function trustAnchorsFrom(path: string | undefined, variable = 'SESAME_CHORUS_TRUST_ANCHORS'): TrustAnchors | undefined {
-  if (path === undefined || path === '') return undefined;
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(path));
-  } catch (err) {
-    throw new SesameError('invalid_request', `${variable}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  return loadTrustAnchors(bytes, `${variable} (${path})`);
 }
 
 function operators(env: NodeJS.ProcessEnv): string[] | undefined {
@@ -153,7 +143,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     version: env.SESAME_VERSION || packageVersion(),
     policyAllowList: oids(env, 'SESAME_CHORUS_POLICY_OIDS'),
     testPolicyOids: oids(env, 'SESAME_TEST_POLICY_OIDS'),
-    trustAnchors: trustAnchorsFrom(env.SESAME_CHORUS_TRUST_ANCHORS),
+    trustAnchorsFile: env.SESAME_CHORUS_TRUST_ANCHORS || undefined,
     thresholds: thresholds(env),
     bucket: env.SESAME_BUCKET || undefined,
     alertsTopicArn: env.SESAME_ALERTS_TOPIC_ARN || undefined,

@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { actor, audit, type AuditActor, type AuditSink } from './audit.ts';
 import { certificateProfile } from './certificates/profiles.ts';
-import { selfSignedCertificate } from './certificates/self-signed.ts';
-import { validateCertificate, type CertificateReport } from './certificates/validator.ts';
+import type { CertificateReport } from './certificates/validator.ts';
 import { credentialSecretName, type Credentials } from './credentials.ts';
 import { describeError, isSesameError, SesameError } from './errors.ts';
 import { parseCredentialId, parseTenantId } from './ids.ts';
@@ -532,6 +531,8 @@ export class Connect {
     const name = `${PENDING_KEY_PREFIX}${link.hash}`;
     const now = this.deps.clock.now();
     const generate = async () => {
+      // Loaded by the first link that makes a key: the other requests need neither.
+      const [{ selfSignedCertificate }, { validateCertificate }] = await Promise.all([import('./certificates/self-signed.ts'), import('./certificates/validator.ts')]);
       const cert = await selfSignedCertificate({ type: 'rsa', bits: 3072 }, { CN: tenantName, O: tenantName, C: 'BE' }, { from: new Date(now.getTime() - 300_000), days: 1095 });
       const privateKey = cert.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
       const report = validateCertificate(cert.der, certificateProfile('fla'), { at: now, privateKeyPem: privateKey });

@@ -2,7 +2,7 @@ import { actor, audit, type AuditActor, type AuditEntry, type AuditSink } from '
 import { toPem } from './bytes.ts';
 import { certificateProfile } from './certificates/profiles.ts';
 import type { TrustAnchors } from './certificates/profile.ts';
-import { MAX_CERTIFICATE_BYTES, oversizedReport, validateCertificateChain, type CertificateReport } from './certificates/validator.ts';
+import type { CertificateReport } from './certificates/validator.ts';
 import { credentialSecretName, NO_EXPIRY, TAG, type Credentials } from './credentials.ts';
 import { isSesameError } from './errors.ts';
 import { CREDENTIAL_ID_PATTERN, ID_PATTERN } from './ids.ts';
@@ -32,8 +32,11 @@ export interface IntakeDeps {
   /** Chorus Pro RGS* policy OIDs; empty: unchecked, with a warning. */
   policyAllowList?: readonly string[];
   testPolicyOids?: readonly string[];
-  /** Trusted CAs for the profiles that check their chain against anchors (Chorus Pro's RGS* CAs). */
-  trustAnchors?: TrustAnchors;
+  /**
+   * Trusted CAs for the profiles that check their chain against anchors (Chorus Pro's RGS*
+   * CAs); a deployed function reads its bundle at the first certificate it judges.
+   */
+  trustAnchors?: TrustAnchors | (() => Promise<TrustAnchors | undefined>);
   /** The verdicts of the intake bucket's files are recorded here (console and link uploads, by their callers). */
   audit?: AuditSink;
 }
@@ -199,6 +202,9 @@ async function judgeCertificate(deps: IntakeDeps, target: { tenant: string; cred
     return { ...base, outcome: 'rejected', reason, processedAt };
   }
 
+  // The parser is loaded by the first certificate judged: most of what a function does needs none.
+  const { MAX_CERTIFICATE_BYTES, oversizedReport, validateCertificateChain } = await import('./certificates/validator.ts');
+  const trustAnchors = typeof deps.trustAnchors === 'function' ? await deps.trustAnchors() : deps.trustAnchors;
   const profile = certificateProfile(profileName);
   const fields = current.fields as { private_key?: unknown; certificate_sha256?: unknown } | undefined;
   const options = {
@@ -207,7 +213,7 @@ async function judgeCertificate(deps: IntakeDeps, target: { tenant: string; cred
     ...(typeof fields?.private_key === 'string' ? { privateKeyPem: fields.private_key } : {}),
     ...(deps.policyAllowList ? { policyAllowList: deps.policyAllowList } : {}),
     ...(deps.testPolicyOids ? { testPolicyOids: deps.testPolicyOids } : {}),
-    ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}),
+    ...(trustAnchors ? { trustAnchors } : {}),
   };
   let report: CertificateReport;
   let chain: Uint8Array[] = [];

@@ -1,8 +1,7 @@
 import { algorithmFor, type AssertionAlg } from './assertion.ts';
 import { actor as auditActor, audit, type AuditActor, type AuditSink } from './audit.ts';
 import { certificateProfile } from './certificates/profiles.ts';
-import { selfSignedCertificate, type KeySpec } from './certificates/self-signed.ts';
-import { validateCertificate } from './certificates/validator.ts';
+import type { KeySpec } from './certificates/self-signed.ts';
 import type { Credential, Credentials, CredentialSummary } from './credentials.ts';
 import { SesameError } from './errors.ts';
 import { parseCredentialId, parseTenantId } from './ids.ts';
@@ -384,6 +383,8 @@ function removeSteps(retired: KeyView, clientId: string | undefined): Steps {
  * applies. Shared by `sesame fla keygen` and the next key of a rotation.
  */
 export async function flaKeyPair(tenant: Tenant, spec: KeySpec, now: Date, days: number): Promise<{ privateKeyPem: string; pem: string; der: Uint8Array; sha256: string; not_after: string }> {
+  // Loaded by the first key made: the other rotation steps and the functions that build a rotation need neither.
+  const [{ selfSignedCertificate }, { validateCertificate }] = await Promise.all([import('./certificates/self-signed.ts'), import('./certificates/validator.ts')]);
   const cert = await selfSignedCertificate(spec, { CN: tenant.name, O: tenant.name, ...(tenant.bce ? { organizationIdentifier: `NTRBE-${tenant.bce}` } : {}), C: 'BE' }, { from: new Date(now.getTime() - 300_000), days });
   const privateKeyPem = cert.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const report = validateCertificate(cert.der, certificateProfile('fla'), { at: now, privateKeyPem });

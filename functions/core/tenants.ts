@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SesameError } from './errors.ts';
 import { ID_PATTERN, isValidBce, isValidSiren, isValidSiret, parseTenantId } from './ids.ts';
 import type { Clock, SecretStore } from './ports.ts';

@@ -1,19 +1,20 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { createLogger } from '../adapters/logger.ts';
 import { count, flushAudit, observability } from '../adapters/observability.ts';
-import { awsSystem } from '../adapters/system.ts';
+import { awsDeps } from '../adapters/aws-deps.ts';
+import { SnsNotifier } from '../adapters/sns-notifier.ts';
+import { buildSystem } from '../adapters/system.ts';
 import { readConfig, requireEnv } from '../core/config.ts';
 import { describeError } from '../core/errors.ts';
 import { readHealthConfig } from '../core/health.ts';
 import { makeExpiryHandler } from './expiry.ts';
 
 const log = createLogger('sesame-expiry');
-const { metrics, tracer } = observability('sesame-expiry');
-requireEnv(process.env, 'SESAME_ALERTS_TOPIC_ARN');
-const system = awsSystem(readConfig(), log);
+const { metrics } = observability('sesame-expiry');
+const topic = requireEnv(process.env, 'SESAME_ALERTS_TOPIC_ARN');
+const system = buildSystem({ ...awsDeps(readConfig(), log), notifier: new SnsNotifier(topic) });
 const health = readHealthConfig().enabled ? system.healthCheck : undefined;
 const check = makeExpiryHandler(system.expiryCheck as NonNullable<typeof system.expiryCheck>, health, (err) => log.error('health check failed', describeError(err)));
 
@@ -31,4 +32,4 @@ export const expiryHandler = async (event: unknown) => {
   await flushAudit(metrics, system.audit);
   return summary;
 };
-export const handler = middy(expiryHandler).use(captureLambdaHandler(tracer)).use(logMetrics(metrics)).use(injectLambdaContext(log));
+export const handler = middy(expiryHandler).use(logMetrics(metrics)).use(injectLambdaContext(log));

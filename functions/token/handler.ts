@@ -1,18 +1,17 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { TokenEvent } from './token.ts';
 import { createLogger } from '../adapters/logger.ts';
 import { count, flushAudit, observability } from '../adapters/observability.ts';
-import { awsSystem } from '../adapters/system.ts';
 import { readConfig } from '../core/config.ts';
 import { makeTokenHandler } from './token.ts';
+import { tokenSystem } from './wiring.ts';
 
 // Module scope: built once per Lambda execution environment, reused across invocations.
 const log = createLogger('sesame-token');
-const { metrics, tracer } = observability('sesame-token');
-const system = awsSystem(readConfig(), log);
+const { metrics } = observability('sesame-token');
+const system = tokenSystem(readConfig(), log);
 const vend = makeTokenHandler(system.api);
 
 export const tokenHandler = async (event: TokenEvent) => {
@@ -21,4 +20,4 @@ export const tokenHandler = async (event: TokenEvent) => {
   await flushAudit(metrics, system.audit);
   return res;
 };
-export const handler = middy(tokenHandler).use(captureLambdaHandler(tracer)).use(logMetrics(metrics)).use(injectLambdaContext(log));
+export const handler = middy(tokenHandler).use(logMetrics(metrics)).use(injectLambdaContext(log));

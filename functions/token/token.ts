@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Api } from '../core/api.ts';
-import { principalFromContext, type AuthorizerContext } from '../core/apps.ts';
+import { principalFromContext, type AuthorizerContext } from '../core/app-keys.ts';
 
 export type TokenEvent = APIGatewayProxyEventV2WithLambdaAuthorizer<Partial<AuthorizerContext>>;
 

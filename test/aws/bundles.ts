@@ -270,7 +270,7 @@ export const jsonLines = (output: string): Record<string, unknown>[] =>
  * the deployment's KMS key and resource policy. Imported when called (after useEmulator).
  */
 export async function realCore(d: { kmsKeyArn: string; bucket?: string; topicArn?: string }) {
-  const { awsSystem } = await import('../../functions/adapters/system.ts');
+  const { awsSystem } = await import('../../functions/adapters/aws-system.ts');
   const { readConfig } = await import('../../functions/core/config.ts');
   const { MemoryLog } = await import('../helpers/memory-log.ts');
   const { PRINCIPALS } = await import('./fixtures.ts');

@@ -249,7 +249,7 @@ async function uploaded(bucket: string, key: string, cli: Promise<Run>): Promise
  * sets, run on one object (what the S3 notification would trigger).
  */
 async function certificateFunction(d: Deployment) {
-  const { awsSystem } = await import('../../functions/adapters/system.ts');
+  const { awsSystem } = await import('../../functions/adapters/aws-system.ts');
   const { readConfig } = await import('../../functions/core/config.ts');
   const quiet = { debug() {}, info() {}, warn() {}, error() {} };
   const system = await awsSystem(readConfig({ ...process.env, ...d.functionEnv }), quiet);

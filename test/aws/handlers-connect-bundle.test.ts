@@ -119,7 +119,7 @@ async function setUp() {
   const bundle = connectBundle(s);
   const env = resolvedEnvironment(bundle, r, s);
   const principals = (env.SESAME_SECRET_PRINCIPALS as string).split(',');
-  const { awsSystem } = await import('../../functions/adapters/system.ts');
+  const { awsSystem } = await import('../../functions/adapters/aws-system.ts');
   const { readConfig } = await import('../../functions/core/config.ts');
   const { MemoryLog } = await import('../helpers/memory-log.ts');
   // The links' base URL comes from the environment, as in the admin function that makes them.

@@ -90,7 +90,7 @@ describe('the connect function (source)', () => {
     const d = await deploy({ outputs: false });
     const table = await createTable();
     // The real core as the admin function builds it: it makes the tenant, the credential, the link.
-    const { awsSystem } = await import('../../functions/adapters/system.ts');
+    const { awsSystem } = await import('../../functions/adapters/aws-system.ts');
     const { readConfig } = await import('../../functions/core/config.ts');
     const { MemoryLog } = await import('../helpers/memory-log.ts');
     const core = awsSystem({ ...readConfig({ SESAME_PUBLIC_URL: PUBLIC_URL }), stateTable: table, bucket: d.bucket, alertsTopicArn: d.topicArn }, new MemoryLog(), {

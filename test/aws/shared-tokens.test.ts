@@ -4,7 +4,7 @@ import { useEmulator } from './emulator.ts';
 const { env: emulatorEnv } = useEmulator();
 import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { awsSystem } from '../../functions/adapters/system.ts';
+import { awsSystem } from '../../functions/adapters/aws-system.ts';
 import { readConfig } from '../../functions/core/config.ts';
 import { itemKey } from '../../functions/core/shared-tokens.ts';
 import { startOAuthServer, type OAuthServer } from '../../functions/local/oauth-server.ts';

@@ -97,7 +97,7 @@ export async function sharedTokensBench(options: BenchOptions): Promise<SharedTo
       cleanups.push(() => rm(home, { recursive: true, force: true }));
       // The processes read the key file the first system writes under the home (no SESAME_LOCAL_KEY).
       env = { ...common, SESAME_CHILD_LOCAL: '1', SESAME_HOME: home, SESAME_LOCAL_KEY: '' };
-      const { localSystem } = await import('../../functions/adapters/system.ts');
+      const { localSystem } = await import('../../functions/adapters/local-system.ts');
       const system = await localSystem(readConfig(env), quiet, { store: await LocalSecretStore.open(home, undefined, env) });
       await system.tenants.put({ id: TENANT, name: 'Bench' });
       await system.credentials.set({ tenant: TENANT, credential: CREDENTIAL, environment: 'sandbox', fields });
@@ -109,7 +109,7 @@ export async function sharedTokensBench(options: BenchOptions): Promise<SharedTo
       Object.assign(process.env, aws);
       const { CreateKeyCommand, KMSClient } = await import('@aws-sdk/client-kms');
       const { createStateTable, PRINCIPALS } = await import('../aws/fixtures.ts');
-      const { awsSystem } = await import('../../functions/adapters/system.ts');
+      const { awsSystem } = await import('../../functions/adapters/aws-system.ts');
       const keyArn = (await new KMSClient({}).send(new CreateKeyCommand({}))).KeyMetadata?.Arn as string;
       const table = await createStateTable();
       env = { ...common, ...aws, SESAME_STATE_TABLE: table, SESAME_TOKEN_CACHE_KEY: keyArn };

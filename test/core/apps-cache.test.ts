@@ -2,7 +2,8 @@ import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient 
 import { mockClient } from 'aws-sdk-client-mock';
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { awsSystem, buildSystem, type System } from '../../functions/adapters/system.ts';
+import { buildSystem, type System } from '../../functions/adapters/system.ts';
+import { awsSystem } from '../../functions/adapters/aws-system.ts';
 import { makeAuthorizerHandler } from '../../functions/authorizer/authorizer.ts';
 import { APP_CACHE_SECONDS, AUTHORIZER_CACHE_SECONDS, REVOCATION_BOUND_SECONDS } from '../../functions/core/apps.ts';
 import { TtlCache } from '../../functions/core/cache.ts';

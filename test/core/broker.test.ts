@@ -49,6 +49,29 @@ describe('token caching', () => {
     expect(upstream.requests).toHaveLength(2);
   });
 
+  it('serves every cache hit of one token the same frozen answer, and the API one serialisation of it', async () => {
+    const c = await fresh();
+    upstream.script([{ status: 200, body: tokenBody('once', 600) }, { status: 200, body: tokenBody('renewed', 600) }]);
+    const first = await system.broker.token(me, 'acme', c);
+    const hit = await system.broker.token(me, 'acme', c);
+    expect(first).not.toBe(hit);
+    expect(first.cached).toBe(false);
+    expect(hit).toMatchObject({ access_token: 'once', cached: true });
+    expect(Object.isFrozen(hit)).toBe(true);
+    expect(await system.broker.token(me, 'acme', c)).toBe(hit);
+    // Through the API: the same body as a fresh serialisation of the answer.
+    const res = await system.api.handle({ method: 'POST', path: `/v1/tenants/acme/credentials/${c}/token`, body: undefined, principal: me });
+    expect(res).toMatchObject({ statusCode: 200, headers: { 'cache-control': 'no-store' } });
+    expect(res.body).toBe(JSON.stringify(hit));
+    // Its renewal is another answer: nothing of the old token is served again.
+    clock.advance(541_000);
+    const renewed = await system.broker.token(me, 'acme', c);
+    expect(renewed).toMatchObject({ access_token: 'renewed', cached: false });
+    const renewedHit = await system.broker.token(me, 'acme', c);
+    expect(renewedHit).not.toBe(hit);
+    expect(JSON.stringify(renewedHit)).not.toContain('once');
+  });
+
   it('gives a token without expires_in the configured short lifetime, never forever', async () => {
     const c = await fresh();
     upstream.script([{ status: 200, body: tokenBody('no-exp') }, { status: 200, body: tokenBody('next') }]);

@@ -5,6 +5,9 @@ export class ManualClock implements Clock {
   now() {
     return new Date(this.t);
   }
+  nowMs() {
+    return this.t;
+  }
   advance(ms: number) {
     this.t += ms;
   }

@@ -16,7 +16,8 @@
  * Token values travel on this pipe only, never in a log line.
  */
 import { createInterface } from 'node:readline';
-import { awsSystem, localSystem } from '../../functions/adapters/system.ts';
+import { localSystem } from '../../functions/adapters/local-system.ts';
+import { awsSystem } from '../../functions/adapters/aws-system.ts';
 import type { Principal } from '../../functions/core/apps.ts';
 import { readConfig } from '../../functions/core/config.ts';
 import { isSesameError } from '../../functions/core/errors.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { endpointUrl, headerName, isoDate, text } from './fields.ts';
 import { definePlatform, type PlatformNames } from './types.ts';
 

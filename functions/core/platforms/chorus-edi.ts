@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SesameError } from '../errors.ts';
 import { chainExpiries } from '../x509.ts';
 import { certificatePem } from './fields.ts';

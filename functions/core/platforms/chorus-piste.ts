@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { addDays, endpointUrl, isoDate, text } from './fields.ts';
 import { definePlatform, type Environment, type PlatformNames } from './types.ts';
 

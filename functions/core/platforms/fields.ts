@@ -1,5 +1,5 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseCertificates } from '../x509.ts';
 
 /** Field schemas shared by several platforms. */

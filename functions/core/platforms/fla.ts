@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { SesameError } from '../errors.ts';
 import type { Steps } from '../text.ts';
-import { z } from 'zod';
+import * as z from 'zod';
 import { algorithmFor, CLIENT_ASSERTION_TYPE, signClientAssertion, type AssertionAlg } from '../assertion.ts';
 import { chainExpiries, parseCertificates } from '../x509.ts';
 import { certificatePem, endpointUrl, loadPrivateKey, privateKeyPem, text } from './fields.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SesameError } from '../../errors.ts';
 import type { Steps, Text } from '../../text.ts';
 import { addMonths, endpointUrl, headerName, isoDate, parseEndOfValidity, text } from '../fields.ts';
