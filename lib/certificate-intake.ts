@@ -1,9 +1,9 @@
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { deadLetterQueue } from './operations.ts';
 import { acknowledgeWildcard, stackChildren } from './acknowledge.ts';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import { Construct } from 'constructs';
@@ -18,7 +18,7 @@ import { SECRET_PREFIXES, type SecretsVault } from './secrets-vault.ts';
  */
 export class CertificateIntake extends Construct {
   readonly bucket: s3.Bucket;
-  readonly function: NodejsFunction;
+  readonly function: LambdaFunction;
   readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: { vault: SecretsVault; alerts: Alerts; chorusPolicyOids?: string[]; testPolicyOids?: string[]; /** A PEM bundle of Chorus Pro's trusted (RGS*) CAs, already checked. */ chorusTrustAnchorsFile?: string }) {

@@ -1,8 +1,8 @@
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { PENDING_KEY_PREFIX } from '../functions/core/connect.ts';
@@ -49,7 +49,7 @@ export interface ConnectLinksProps {
  * is added by the stack, which lists this function's role among the secrets' principals.
  */
 export class ConnectLinks extends Construct {
-  readonly function: NodejsFunction;
+  readonly function: LambdaFunction;
   readonly routes: apigw.HttpRoute[];
 
   constructor(scope: Construct, id: string, props: ConnectLinksProps) {
@@ -91,7 +91,7 @@ export class ConnectLinks extends Construct {
    * intake does, and tell the operator. Never list a secret; delete none but a pending
    * key pair once its link is used or replaced.
    */
-  private grant(fn: NodejsFunction, props: ConnectLinksProps): void {
+  private grant(fn: LambdaFunction, props: ConnectLinksProps): void {
     const { vault } = props;
     const pending = PENDING_KEY_PREFIX;
     // Link records (by the token's hash), marked used with a conditional write; the per-link and per-source throttles.

@@ -1,8 +1,8 @@
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Duration, TimeZone } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { acknowledgeWildcard } from './acknowledge.ts';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -23,7 +23,7 @@ export interface AlertRecipients {
 
 /** The daily expiry check (06:00 Europe/Paris) and who its alerts reach. */
 export class ExpiryWatch extends Construct {
-  readonly function: NodejsFunction;
+  readonly function: LambdaFunction;
   readonly schedule: scheduler.Schedule;
   readonly deadLetterQueue: sqs.Queue;
 

@@ -1,24 +1,58 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { join } from 'node:path';
+import { buildSync } from 'esbuild';
+import { cpSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { packageVersion } from '../functions/core/config.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
+/** What a function may set beside what sesameFunction sets for all. */
+export type SesameFunctionProps = Partial<Omit<lambda.FunctionProps, 'code' | 'handler' | 'runtime' | 'role'>>;
+
 /**
- * Every Sesame function: ESM bundle, ARM64, Node 22, X-Ray tracing, and a role of its
- * own that may write to its log group only (no AWS managed policy).
+ * A function's asset: esbuild, as an ESM bundle for Node 22 with the AWS SDK left to the
+ * runtime, split at each dynamic `import()` (chunks/), so that what a function loads
+ * only for some requests (the certificate parser, the key generator) is neither loaded
+ * nor parsed at its start. CDK's NodejsFunction bundles to one file and cannot split.
+ */
+export function bundleFunction(entry: string, outdir: string, files: { source: string; name: string }[] = []): void {
+  buildSync({
+    entryPoints: { index: entry },
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    mainFields: ['module', 'main'],
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
+    minify: true,
+    // Stack traces need the map's positions, not the sources: the map stays a fraction of its size.
+    sourcemap: true,
+    sourcesContent: false,
+    // Some dependencies still call require(): give each ESM file one.
+    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+    external: ['@aws-sdk/*'],
+    logLevel: 'warning',
+  });
+  for (const f of files) cpSync(f.source, join(outdir, f.name), { recursive: true });
+}
+
+/**
+ * Every Sesame function: ESM bundle (bundleFunction), ARM64, Node 22, X-Ray tracing, and
+ * a role of its own that may write to its log group only (no AWS managed policy).
  */
 export function sesameFunction(
   scope: Construct,
   id: string,
   entry: string,
-  props: Partial<NodejsFunctionProps> & {
+  props: SesameFunctionProps & {
     serviceName: string;
     /** For asynchronous triggers: two retries, then the event is kept here. */
     deadLetterQueue?: sqs.IQueue;
@@ -29,18 +63,31 @@ export function sesameFunction(
      */
     files?: { source: string; name: string }[];
   },
-): NodejsFunction {
+): lambda.Function {
   const { serviceName, deadLetterQueue, files = [], ...rest } = props;
-  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: logs.RetentionDays.THREE_MONTHS });
   const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `Sesame ${serviceName}` });
   // Its own log group only: the group exists already, so no logs:CreateLogGroup.
   role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn, `${logGroup.logGroupArn}:log-stream:*`] }));
-  const fn = new NodejsFunction(scope, id, {
-    entry: join(ROOT, entry),
-    handler: 'handler',
-    projectRoot: ROOT,
-    depsLockFilePath: join(ROOT, 'package-lock.json'),
+  const code = lambda.Code.fromAsset(ROOT, {
+    // Hashed from the bundle: the same sources give the same asset, whatever else the repository holds.
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Never pulled: bundling is local (esbuild is a dependency) and fails loudly rather than falling back.
+      image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22-slim'),
+      // Names the entry: CDK keys its asset cache on these options, one asset per function.
+      command: ['esbuild', relative(ROOT, join(ROOT, entry)), ...files.map((f) => f.name)],
+      local: {
+        tryBundle: (outputDir: string) => {
+          bundleFunction(join(ROOT, entry), outputDir, files);
+          return true;
+        },
+      },
+    },
+  });
+  const fn = new lambda.Function(scope, id, {
+    code,
+    handler: 'index.handler',
     runtime: lambda.Runtime.NODEJS_22_X,
     architecture: lambda.Architecture.ARM_64,
     memorySize: 512,
@@ -50,20 +97,6 @@ export function sesameFunction(
     // Active tracing grants xray:PutTraceSegments and PutTelemetryRecords on "*": X-Ray has no resource-level permission.
     tracing: lambda.Tracing.ACTIVE,
     ...(deadLetterQueue ? { retryAttempts: 2, onFailure: sendOnlyDestination(role, deadLetterQueue) } : {}),
-    bundling: {
-      format: OutputFormat.ESM,
-      target: 'node22',
-      minify: true,
-      sourceMap: true,
-      // Stack traces need the map's positions, not the sources: the map stays a fraction of its size.
-      sourcesContent: false,
-      // Some dependencies still call require(): give the ESM bundle one.
-      banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-      externalModules: ['@aws-sdk/*'],
-      ...(files.length > 0
-        ? { commandHooks: { beforeBundling: () => [], beforeInstall: () => [], afterBundling: (_in: string, out: string) => files.map((f) => `cp -R ${quote(f.source)} ${quote(join(out, f.name))}`) } }
-        : {}),
-    },
     ...rest,
     environment: {
       NODE_OPTIONS: '--enable-source-maps',

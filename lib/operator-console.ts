@@ -1,3 +1,4 @@
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,6 @@ import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { buildConsoleSync } from '../functions/console/build.ts';
@@ -61,8 +61,8 @@ export interface OperatorConsoleProps {
  * under 100 KB, which a function serves from its bundle in a few milliseconds.
  */
 export class OperatorConsole extends Construct {
-  readonly adminFunction: NodejsFunction;
-  readonly consoleFunction: NodejsFunction;
+  readonly adminFunction: LambdaFunction;
+  readonly consoleFunction: LambdaFunction;
   /** The JWT issuer and audience the admin routes require. */
   readonly issuer: string;
   readonly audience: string;
@@ -221,7 +221,7 @@ export class OperatorConsole extends Construct {
    * delete one), write new versions and tags, create tenant and app secrets as the CLI
    * does, and run console certificate uploads as the S3 intake does.
    */
-  private grantAdmin(fn: NodejsFunction, props: OperatorConsoleProps): void {
+  private grantAdmin(fn: LambdaFunction, props: OperatorConsoleProps): void {
     const { vault } = props;
     const all = [SECRET_PREFIXES.credentials, SECRET_PREFIXES.tenants, SECRET_PREFIXES.apps];
     // The overview comes from names and tags, page by page; ListSecrets has no resource-level permission in IAM.
@@ -293,7 +293,7 @@ function externalEnv(c: ExternalIssuer): Record<string, string> {
  * functions/console/build.ts shipped beside the bundle in `console/`. The page is built
  * only when the stack is bundled (`cdk synth`, `cdk deploy`), not for assertion tests.
  */
-export function consoleFunction(scope: Construct, id: string, environment: Record<string, string>): NodejsFunction {
+export function consoleFunction(scope: Construct, id: string, environment: Record<string, string>): LambdaFunction {
   const bundled = Stack.of(scope).bundlingRequired;
   const built = bundled ? mkdtempSync(join(tmpdir(), 'sesame-console-')) : undefined;
   try {

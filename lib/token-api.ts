@@ -1,10 +1,10 @@
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { CfnOutput, Duration, Validations } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import { ROUTES } from '../functions/core/api.ts';
 import { AUTHORIZER_CACHE_SECONDS } from '../functions/core/apps.ts';
@@ -23,8 +23,8 @@ export class TokenApi extends Construct {
   readonly api: apigw.HttpApi;
   /** Base URL clients use: the custom domain when there is one, else the API's endpoint. No trailing slash. */
   readonly url: string;
-  readonly tokenFunction: NodejsFunction;
-  readonly authorizerFunction: NodejsFunction;
+  readonly tokenFunction: LambdaFunction;
+  readonly authorizerFunction: LambdaFunction;
 
   constructor(
     scope: Construct,

@@ -1,3 +1,4 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Config } from '../core/config.ts';
 import { systemClock, type Clock, type Log } from '../core/ports.ts';
@@ -20,7 +21,9 @@ export interface AwsSystemOptions {
  */
 export function awsDeps(config: Config, log: Log, options: AwsSystemOptions = {}): SystemDeps {
   const clock = options.clock ?? systemClock;
-  const state = config.stateTable ? new DynamoStateStore(config.stateTable, undefined, clock) : undefined;
+  // One DynamoDB client for the links and the trail: a client costs its construction at every cold start.
+  const dynamo = config.stateTable ? new DynamoDBClient({}) : undefined;
+  const state = config.stateTable ? new DynamoStateStore(config.stateTable, dynamo, clock) : undefined;
   return {
     store: new AwsSecretStore(options.client ?? new SecretsManagerClient({}), options.creation ? { creation: options.creation } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
@@ -34,7 +37,7 @@ export function awsDeps(config: Config, log: Log, options: AwsSystemOptions = {}
     // Connect links (system.connect) exist only with the state table; its TTL hides expired items on the same clock.
     ...(state ? { state } : {}),
     // The audit trail lives in the state table: every function given the table records into it.
-    ...(config.stateTable ? { auditLog: dynamoAuditLog(config.stateTable, config), auditConfig: config.audit } : {}),
+    ...(config.stateTable ? { auditLog: dynamoAuditLog(config.stateTable, config, dynamo), auditConfig: config.audit } : {}),
   };
 }
 

@@ -1,23 +1,21 @@
-import { Api } from '../core/api.ts';
 import { Admin } from '../core/admin.ts';
 import { AdminApi } from '../core/admin-api.ts';
-import { APP_CACHE_SECONDS, APP_PREFIX, AppRecordCache, Apps, type AppLookup } from '../core/apps.ts';
-import { ID_PATTERN } from '../core/ids.ts';
+import { Api } from '../core/api.ts';
+import { APP_CACHE_SECONDS, AppRecordCache, Apps, type AppLookup } from '../core/apps.ts';
+import { actor, type AuditConfig, type AuditLog, type AuditTrail } from '../core/audit.ts';
 import { Broker, type BrokerOptions } from '../core/broker.ts';
-import type { Config } from '../core/config.ts';
-import { Credentials } from '../core/credentials.ts';
-import { systemClock, type Clock, type HttpClient, type Log, type Notifier, type ObjectStore, type SecretStore } from '../core/ports.ts';
-import { Tenants } from '../core/tenants.ts';
-import { processUpload, type IntakeDeps, type IntakeResult } from '../core/intake.ts';
 import type { TrustAnchors } from '../core/certificates/profile.ts';
-import { runExpiryCheck, type ExpirySummary } from '../core/expiry.ts';
-import { Connect, integratorFromEnv, publicUrlFromEnv, type Integrator } from '../core/connect.ts';
-import type { StateStore } from '../core/ports.ts';
-import { FetchHttpClient } from './fetch-http-client.ts';
-import { actor, audit, auditTrailOf, type AuditTrail, type AuditActor, type AuditConfig, type AuditLog } from '../core/audit.ts';
+import type { Config } from '../core/config.ts';
+import type { Connect, Integrator } from '../core/connect.ts';
+import type { Credentials } from '../core/credentials.ts';
+import type { ExpirySummary } from '../core/expiry.ts';
+import type { HealthCheckOptions, HealthResult, HealthSummary } from '../core/health.ts';
+import type { IntakeDeps, IntakeResult } from '../core/intake.ts';
+import type { Clock, HttpClient, Log, Notifier, ObjectStore, SecretStore, StateStore } from '../core/ports.ts';
 import { FlaRotation } from '../core/rotation.ts';
-import { readHealthConfig, runHealthCheck, testCredential, type HealthCheckOptions, type HealthResult, type HealthSummary } from '../core/health.ts';
 import type { SharedTokenCache } from '../core/shared-tokens.ts';
+import type { Tenants } from '../core/tenants.ts';
+import { systemParts } from './parts.ts';
 
 /** Everything a handler or the CLI needs, wired over one store. */
 export interface System {
@@ -88,52 +86,13 @@ export interface SystemDeps {
 }
 
 export function buildSystem(deps: SystemDeps): System {
-  const clock = deps.clock ?? systemClock;
-  const tenants = new Tenants(deps.store, clock);
-  const credentials = new Credentials(deps.store, tenants, clock);
+  const parts = systemParts(deps);
+  const { clock, tenants, credentials, http, retry, trail, intakeDeps, intake, connect, expiryCheck, testOne, healthCheck } = parts;
+  const { notifier } = deps;
   const apps = new Apps(deps.store, tenants, clock);
-  const http = deps.http ?? new FetchHttpClient();
   const broker = new Broker({ credentials, http, clock, log: deps.log, ...(deps.sharedTokens ? { shared: deps.sharedTokens } : {}) }, deps.broker);
   const appCache = new AppRecordCache((app) => apps.find(app), clock, { ttlMs: (deps.appCacheSeconds ?? APP_CACHE_SECONDS) * 1000, ...(deps.appStamp ? { stamp: deps.appStamp } : {}) });
-  const { objects, notifier } = deps;
-  const trail = deps.auditLog ? auditTrailOf(deps.auditLog, deps.log, clock, deps.auditConfig) : undefined;
-  const intakeDeps: IntakeDeps | undefined =
-    objects && notifier
-      ? { objects, notifier, credentials, store: deps.store, clock, log: deps.log, policyAllowList: deps.policyAllowList ?? [], testPolicyOids: deps.testPolicyOids ?? [], ...(deps.trustAnchors ? { trustAnchors: deps.trustAnchors } : {}), ...(trail ? { audit: trail } : {}) }
-      : undefined;
-  const intake = intakeDeps ? (key: string, version?: string) => processUpload(intakeDeps, key, version) : undefined;
-  const expiryCheck = notifier ? () => runExpiryCheck({ store: deps.store, credentials, tenants, notifier, clock, log: deps.log, ...(deps.thresholds ? { thresholds: deps.thresholds } : {}), ...(connect ? { connect } : {}) }) : undefined;
-  const connect = deps.state
-    ? new Connect({
-        state: deps.state,
-        store: deps.store,
-        tenants,
-        credentials,
-        clock,
-        log: deps.log,
-        http,
-        retry: broker.options.retry,
-        ...(notifier ? { notifier } : {}),
-        ...(intakeDeps ? { intake: intakeDeps } : {}),
-        integrator: deps.integrator ?? integratorFromEnv(),
-        publicUrl: deps.publicUrl ?? publicUrlFromEnv(),
-        ...(trail ? { audit: trail } : {}),
-      })
-    : undefined;
-  const healthDeps = { store: deps.store, credentials, tenants, http, retry: broker.options.retry, clock, log: deps.log };
-  const recordCheck = (who: AuditActor) => (r: HealthResult) => trail?.record(audit.healthCheck({ actor: who, tenant: r.tenant, credential: r.credential, result: r.status, ...(r.upstream_status ? { upstreamStatus: r.upstream_status } : {}), ...(r.upstream_error ? { upstreamError: r.upstream_error } : {}) }));
-  const testOne = async (tenant: string, credential: string, who: AuditActor = actor.cli()) => {
-    const r = await testCredential(healthDeps, tenant, credential);
-    recordCheck(who)(r);
-    return r;
-  };
-  const healthCheck = notifier
-    ? (options?: HealthCheckOptions) => {
-        const { enabled: _e, ...config } = readHealthConfig();
-        return runHealthCheck({ ...healthDeps, notifier, ...config }, options);
-      }
-    : undefined;
-  const rotation = new FlaRotation({ credentials, tenants, http, clock, log: deps.log, retry: broker.options.retry, ...(trail ? { audit: trail } : {}) });
+  const rotation = new FlaRotation({ credentials, tenants, http, clock, log: deps.log, retry, ...(trail ? { audit: trail } : {}) });
   const admin = new Admin({ store: deps.store, tenants, credentials, apps, clock, log: deps.log, thresholds: deps.thresholds, intake: intakeDeps, connect, testCredential: (t, c, who) => testOne(t, c, actor.operator(who.sub)), rotation });
   return {
     store: deps.store,

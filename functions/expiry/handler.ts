@@ -5,7 +5,7 @@ import { createLogger } from '../adapters/logger.ts';
 import { count, flushAudit, observability } from '../adapters/observability.ts';
 import { awsDeps } from '../adapters/aws-deps.ts';
 import { SnsNotifier } from '../adapters/sns-notifier.ts';
-import { buildSystem } from '../adapters/system.ts';
+import { systemParts } from '../adapters/parts.ts';
 import { readConfig, requireEnv } from '../core/config.ts';
 import { describeError } from '../core/errors.ts';
 import { readHealthConfig } from '../core/health.ts';
@@ -14,7 +14,7 @@ import { makeExpiryHandler } from './expiry.ts';
 const log = createLogger('sesame-expiry');
 const { metrics } = observability('sesame-expiry');
 const topic = requireEnv(process.env, 'SESAME_ALERTS_TOPIC_ARN');
-const system = buildSystem({ ...awsDeps(readConfig(), log), notifier: new SnsNotifier(topic) });
+const system = systemParts({ ...awsDeps(readConfig(), log), notifier: new SnsNotifier(topic) });
 const health = readHealthConfig().enabled ? system.healthCheck : undefined;
 const check = makeExpiryHandler(system.expiryCheck as NonNullable<typeof system.expiryCheck>, health, (err) => log.error('health check failed', describeError(err)));
 
@@ -29,7 +29,7 @@ export const expiryHandler = async (event: unknown) => {
     count(metrics, 'HealthAlerts', summary.health.alerts.length);
     count(metrics, 'HealthErrors', summary.health.errors);
   } else if (summary.health) count(metrics, 'HealthErrors', 1);
-  await flushAudit(metrics, system.audit);
+  await flushAudit(metrics, system.trail);
   return summary;
 };
 export const handler = middy(expiryHandler).use(logMetrics(metrics)).use(injectLambdaContext(log));

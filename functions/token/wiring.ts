@@ -1,3 +1,4 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AwsSecretStore } from '../adapters/aws-secret-store.ts';
 import { dynamoAuditLog } from '../adapters/dynamo-audit-log.ts';
@@ -29,9 +30,11 @@ export function tokenSystem(config: Config, log: Log, options: { client?: Secret
   const clock = options.clock ?? systemClock;
   const store = new AwsSecretStore(options.client ?? new SecretsManagerClient({}));
   const credentials = new Credentials(store, new Tenants(store, clock), clock);
-  const state = config.stateTable ? new DynamoStateStore(config.stateTable, undefined, clock) : undefined;
+  // One DynamoDB client for the shared cache and the trail.
+  const dynamo = config.stateTable ? new DynamoDBClient({}) : undefined;
+  const state = config.stateTable ? new DynamoStateStore(config.stateTable, dynamo, clock) : undefined;
   const sharedTokens = state ? kmsSharedTokens(config, state, log, clock) : undefined;
   const broker = new Broker({ credentials, http: options.http ?? new FetchHttpClient(), clock, log, ...(sharedTokens ? { shared: sharedTokens } : {}) }, config.broker);
-  const audit = config.stateTable ? auditTrailOf(dynamoAuditLog(config.stateTable, config), log, clock, config.audit) : undefined;
+  const audit = config.stateTable ? auditTrailOf(dynamoAuditLog(config.stateTable, config, dynamo), log, clock, config.audit) : undefined;
   return { api: new Api(broker, log, config.version, audit), broker, ...(audit ? { audit } : {}), ...(sharedTokens ? { sharedTokens } : {}) };
 }
