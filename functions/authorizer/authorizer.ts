@@ -15,13 +15,14 @@ export function makeAuthorizerHandler(apps: Pick<AppKeys, 'verify'>, log: Log, l
   const contexts = new WeakMap<Principal, AuthorizerContext>();
   const contextOf = (p: Principal) => {
     let c = contexts.get(p);
-    if (!c) contexts.set(p, (c = principalToContext(p)));
+    // Frozen: the one object every verdict of this principal hands out, never changed by a caller.
+    if (!c) contexts.set(p, (c = Object.freeze(principalToContext(p))));
     return c;
   };
   return async (event: Pick<APIGatewayRequestAuthorizerEventV2, 'headers'>): Promise<AuthorizerResult> => {
     try {
       const principal = await apps.verify(bearerKey(event.headers?.authorization), lookup);
-      return { isAuthorized: true, context: { ...contextOf(principal) } };
+      return { isAuthorized: true, context: contextOf(principal) };
     } catch (err) {
       if (!isSesameError(err, 'unauthorized')) throw err;
       log.info('app key refused', describeError(err));

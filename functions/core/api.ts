@@ -147,10 +147,10 @@ export class Api {
 
   async handle(req: ApiRequest): Promise<ApiResponse> {
     // Known once the route matched: a refusal of a token or an assertion is audited too.
-    let vended: { operation: 'token' | 'assertion'; tenant: string; credential: string } | undefined;
+    let matched: ReturnType<typeof matchRoute> | undefined;
     try {
-      const { route, params } = matchRoute(req.method, req.path);
-      if (route.operation === 'token' || route.operation === 'assertion') vended = { operation: route.operation, tenant: params.tenant ?? '', credential: params.credential ?? '' };
+      matched = matchRoute(req.method, req.path);
+      const { route, params } = matched;
       if (route.auth && !req.principal) throw new SesameError('unauthorized', 'a valid app key is required: Authorization: Bearer <app key>');
       checkBody(req.body);
       switch (route.operation) {
@@ -171,8 +171,10 @@ export class Api {
       }
     } catch (err) {
       // Without an app there is no one to attribute it to: the authorizer's refusals are in the access logs.
-      if (vended && req.principal && this.audit) {
-        this.audit.record((vended.operation === 'token' ? audit.token : audit.assertion)({ app: req.principal.app, tenant: vended.tenant, credential: vended.credential, error: err }));
+      const operation = matched?.route.operation;
+      if ((operation === 'token' || operation === 'assertion') && matched && req.principal && this.audit) {
+        const { tenant = '', credential = '' } = matched.params;
+        this.audit.record((operation === 'token' ? audit.token : audit.assertion)({ app: req.principal.app, tenant, credential, error: err }));
       }
       const res = problemResponse(err);
       const entry = { method: req.method.slice(0, 16), path: req.path.slice(0, 200), status: res.statusCode, app: req.principal?.app, ...describeError(err) };

@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { TtlCache } from './cache.ts';
 import { SesameError } from './errors.ts';
 import { ID_PATTERN } from './ids.ts';
-import type { Clock, SecretStore } from './ports.ts';
+import { nowMs, type Clock, type SecretStore } from './ports.ts';
 import { validate } from './validate.ts';
 
 /**
@@ -112,6 +112,9 @@ export function bearerKey(authorization: string | undefined): string | undefined
   return m?.[1];
 }
 
+/** Built only on refusal: an Error captures a stack, too costly for every request. */
+const refused = () => new SesameError('unauthorized', 'a valid app key is required: Authorization: Bearer <app key>');
+
 /**
  * What an authorizer needs of the apps: their records and the check of a key, nothing
  * of their management (Apps), so that the authorizer's bundle holds no platform.
@@ -132,11 +135,9 @@ export class AppKeys {
    * malformed key reads nothing; a well-formed one reads its app's record only.
    */
   async verify(key: string | undefined, lookup: AppLookup = (a) => this.find(a)): Promise<Principal> {
-    // Built only on refusal: an Error captures a stack, too costly for every request.
-    const refused = () => new SesameError('unauthorized', 'a valid app key is required: Authorization: Bearer <app key>');
     const m = KEY_PATTERN.exec(key ?? '');
     if (!m || !key) throw refused();
-    const now = this.clock.now().getTime();
+    const now = nowMs(this.clock);
     let matched: AppRecord | undefined;
     const accepts = (r: AppRecord | undefined) => {
       const ok = now < (keyEnd(r, key) ?? Number.NEGATIVE_INFINITY);

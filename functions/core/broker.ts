@@ -89,7 +89,9 @@ export class Broker {
   }
 
   async token(principal: Principal, tenant: string, credential: string): Promise<TokenResponse> {
-    const loaded = await this.authorizedCredential(principal, tenant, credential);
+    // A credential in memory is checked without a wait: a cache hit costs no await until the answer.
+    const inMemory = this.authorizedInMemory(principal, tenant, credential);
+    const loaded = inMemory ?? (await this.authorizedCredential(principal, tenant, credential));
     const { cred, ctx } = loaded;
     // Answers are built once per credential read or per token, then served as they are
     // (frozen: the API keeps their serialised form beside them); fields written out
@@ -107,6 +109,8 @@ export class Broker {
         cached: false,
       }));
     }
+    const hit = this.cachedToken(cred);
+    if (hit) return (hit.response ??= Object.freeze(this.tokenResponse(cred, material, hit.token, hit.expiresAt, true)));
     const { token, expiresAt, cached, entry } = await this.accessToken(cred, material);
     if (entry) return (entry.response ??= Object.freeze(this.tokenResponse(cred, material, token, expiresAt, true)));
     return this.tokenResponse(cred, material, token, expiresAt, cached);
@@ -136,14 +140,37 @@ export class Broker {
     return cred.platform.assertion(cred.fields, ctx);
   }
 
+  /** The credential when it is in memory, checked as authorizedCredential does; undefined when it must be read. */
+  private authorizedInMemory(principal: Principal, tenant: string, credential: string): Loaded | undefined {
+    this.checkScope(principal, tenant, credential);
+    const hit = this.secrets.get(`${tenant}/${credential}`);
+    if (hit) this.checkExpiries(hit, tenant, credential);
+    return hit;
+  }
+
+  /** A token of this very credential version still fresh (before its refresh margin), if memory holds one. */
+  private cachedToken(cred: Credential): CachedToken | undefined {
+    const entry = this.tokens.get(`${cred.tenant}/${cred.credential}`);
+    return entry?.version === cred.version && nowMs(this.deps.clock) < entry.expiresAt - this.options.refreshMarginSeconds * 1000 ? entry : undefined;
+  }
+
   /** Scope is checked from the ids alone, before any read, so a refusal says nothing about existence. */
-  private async authorizedCredential(principal: Principal, tenant: string, credential: string): Promise<Loaded> {
+  private checkScope(principal: Principal, tenant: string, credential: string): void {
     parseTenantId(tenant);
     const { kind } = parseCredentialId(credential, KINDS);
     if (!principal.tenants.has(tenant) || (principal.kinds && !principal.kinds.has(kind))) {
       throw new SesameError('forbidden', `app "${principal.app}" may not use credential "${credential}" of tenant "${tenant}"`);
     }
+  }
+
+  private async authorizedCredential(principal: Principal, tenant: string, credential: string): Promise<Loaded> {
+    this.checkScope(principal, tenant, credential);
     const loaded = await this.load(tenant, credential);
+    this.checkExpiries(loaded, tenant, credential);
+    return loaded;
+  }
+
+  private checkExpiries(loaded: Loaded, tenant: string, credential: string): void {
     if (loaded.firstExpiryMs <= nowMs(this.deps.clock)) {
       const now = this.deps.clock.now();
       for (const e of loaded.expiries) {
@@ -153,7 +180,6 @@ export class Broker {
         });
       }
     }
-    return loaded;
   }
 
   private load(tenant: string, credential: string): Promise<Loaded> {

@@ -30,7 +30,8 @@ export function parseCredentialId(value: unknown, kinds: readonly string[]): { i
   }
   let kind: string | undefined;
   for (const k of kinds) {
-    if ((value === k || value.startsWith(`${k}-`)) && (kind === undefined || k.length > kind.length)) kind = k;
+    // `k` or `k-…` (45 is "-"), compared in place: this runs for every token request.
+    if (value.startsWith(k) && (value.length === k.length || value.charCodeAt(k.length) === 45) && (kind === undefined || k.length > kind.length)) kind = k;
   }
   if (!kind) {
     throw new SesameError('invalid_request', `credential id "${value}" does not start with a known kind`, {

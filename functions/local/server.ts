@@ -67,6 +67,13 @@ const isConnectPath = (path: string) => path.startsWith(CONNECT_PREFIX);
 class BodyTooLarge extends Error {}
 
 function readBody(req: IncomingMessage, limit: number, encoding: BufferEncoding = 'utf8'): Promise<string> {
+  // Most token requests have no body: nothing to wait for, no listener to add and remove.
+  // (RFC 9112 §6.3: a request with neither Content-Length nor Transfer-Encoding has no body.)
+  const length = req.headers['content-length'];
+  if (length === '0' || (length === undefined && req.headers['transfer-encoding'] === undefined)) {
+    req.resume();
+    return Promise.resolve('');
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -92,9 +99,24 @@ function send(res: ServerResponse, out: APIGatewayProxyStructuredResultV2, close
 
 let requestCount = 0;
 
-function toEvent(req: IncomingMessage, url: URL, body: string, isBase64Encoded = false): TokenEvent {
+type RequestUrl = Pick<URL, 'pathname' | 'search' | 'searchParams' | 'host'>;
+const NO_QUERY = new URLSearchParams();
+/** A path of plain segments, none starting with a dot: `new URL` would give it back unchanged. */
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+\/?$/;
+
+/** The request's URL, parsed only when it has a query or anything `new URL` would normalise. */
+function requestUrl(raw: string | undefined, host: string): RequestUrl {
+  if (raw !== undefined && PLAIN_PATH.test(raw)) return { pathname: raw, search: '', searchParams: NO_QUERY, host };
+  return new URL(raw ?? '/', `http://${host}`);
+}
+
+function toEvent(req: IncomingMessage, url: RequestUrl, body: string, isBase64Encoded = false): TokenEvent {
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+  const given = req.headers;
+  for (const k in given) {
+    const v = given[k];
+    if (typeof v === 'string') headers[k] = v;
+  }
   const now = Date.now();
   // As API Gateway: repeated parameters joined with commas; absent when there is no query.
   const query: Record<string, string> = {};
@@ -177,7 +199,7 @@ export async function startLocalServer(system: System, options: LocalServerOptio
   if (options.operatorAuth) setOperatorAuth(options.operatorAuth);
 
   const server = createServer(async (req, res) => {
-    const url = new URL(req.url ?? '/', `http://${host}`);
+    const url = requestUrl(req.url, host);
     try {
       const admin = isAdminPath(url.pathname);
       // Connect pages take form posts and certificate files: raw bytes, base64 as API Gateway passes binary bodies.
