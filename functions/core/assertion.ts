@@ -1,5 +1,4 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
-import { SignJWT } from 'jose';
 
 export type AssertionAlg = 'RS256' | 'PS256' | 'ES384' | 'ES512';
 
@@ -36,6 +35,8 @@ export interface AssertionInput {
 export async function signClientAssertion(input: AssertionInput): Promise<{ jwt: string; expiresAt: Date }> {
   const ttl = Math.min(input.ttlSeconds ?? DEFAULT_ASSERTION_TTL, MAX_ASSERTION_TTL);
   const iat = Math.floor(input.now.getTime() / 1000);
+  // jose is loaded by the first assertion signed: most credentials and functions never sign one.
+  const { SignJWT } = await import('jose');
   const jwt = await new SignJWT({})
     .setProtectedHeader({ alg: input.alg, typ: 'JWT', ...(input.kid ? { kid: input.kid } : {}) })
     .setIssuer(input.clientId)

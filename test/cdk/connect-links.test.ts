@@ -131,7 +131,6 @@ describe('the connect function', () => {
     const api = resources(template, 'AWS::ApiGatewayV2::Api');
     expect(api).toHaveLength(1);
     expect(envOf(template)).toEqual({
-      NODE_OPTIONS: '--enable-source-maps',
       SESAME_VERSION: expect.any(String),
       POWERTOOLS_SERVICE_NAME: 'sesame-connect',
       POWERTOOLS_METRICS_NAMESPACE: 'Sesame',

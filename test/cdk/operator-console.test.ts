@@ -211,7 +211,6 @@ describe('the console function', () => {
   it('is told the Cognito issuer, client, scopes and hosted-UI origin, and no resource indicator', () => {
     const env = envOf(withCognito, 'ConsolePage');
     expect(env).toEqual({
-      NODE_OPTIONS: '--enable-source-maps',
       SESAME_VERSION: expect.any(String),
       POWERTOOLS_SERVICE_NAME: 'sesame-console',
       POWERTOOLS_METRICS_NAMESPACE: 'Sesame',

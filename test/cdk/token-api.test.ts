@@ -9,7 +9,7 @@ const secretArn = (prefix: string) => `arn:\${AWS::Partition}:secretsmanager:eu-
 
 describe('the token API stack', () => {
   it('runs every Sesame function (token, authorizer, certificate, expiry, admin, console, connect) on Node 22, ARM64, with source maps', () => {
-    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x', Architectures: ['arm64'], Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps' }) } }, 7);
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x', Architectures: ['arm64'], Environment: { Variables: Match.objectLike({ POWERTOOLS_METRICS_NAMESPACE: 'Sesame', NODE_OPTIONS: Match.absent() }) } }, 7);
   });
 
   it('routes exactly the API routes, with the authorizer on the authenticated ones only, beside the console’s (test/cdk/operator-console.test.ts) and the connect links’ (test/cdk/connect-links.test.ts)', () => {

@@ -6,15 +6,16 @@ import { definePlatform, type PlatformNames } from './types.ts';
 
 const DEFAULT_HEADERS = { 'x-apikey': '{id}:{secret}' };
 
-const schema = z.strictObject({
+const schema = () =>
+  z.strictObject({
   api_key_id: text(256),
   api_key_secret: text(1024),
   // How CFE receives the key is not public: the header map stays configurable.
-  headers: z.record(headerName, z.string().min(1).max(2048)).optional(),
-  review_at: isoDate.optional(),
-  base_url: endpointUrl.optional(),
+  headers: z.record(headerName(), z.string().min(1).max(2048)).optional(),
+  review_at: isoDate().optional(),
+  base_url: endpointUrl().optional(),
 });
-type CegidFields = z.infer<typeof schema>;
+type CegidFields = z.infer<ReturnType<typeof schema>>;
 
 const NAMES = {
   short: 'Cegid CFE',

@@ -28,13 +28,14 @@ export const CHORUS_CERTIFICATE_PROFILES: readonly CertificateProfile[] = [
   { ...CHORUS_BASE, name: 'chorus-signature', keyUsage: { any: ['digitalSignature', 'nonRepudiation'] } },
 ];
 
-const schema = z.strictObject({
+const schema = () =>
+  z.strictObject({
   /** Which certificate this credential tracks: SSL client, SSL server, or the signing seal. */
   usage: z.enum(['client', 'server', 'signature']).default('client'),
-  certificate: certificatePem.optional(),
+  certificate: certificatePem().optional(),
   certificate_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
-type EdiFields = z.infer<typeof schema>;
+type EdiFields = z.infer<ReturnType<typeof schema>>;
 
 const NAMES = {
   short: 'Chorus EDI',

@@ -16,17 +16,18 @@ const BASE_URLS: Partial<Record<Environment, string>> = {
   sandbox: 'https://sandbox-api.piste.gouv.fr/cpro',
 };
 
-const schema = z.strictObject({
+const schema = () =>
+  z.strictObject({
   client_id: text(256),
   client_secret: text(1024),
   account_login: text(256),
   account_password: text(256),
-  password_changed_at: isoDate.optional(),
-  token_endpoint: endpointUrl.optional(),
+  password_changed_at: isoDate().optional(),
+  token_endpoint: endpointUrl().optional(),
   scope: text(1024).optional(),
-  base_url: endpointUrl.optional(),
+  base_url: endpointUrl().optional(),
 });
-type PisteFields = z.infer<typeof schema>;
+type PisteFields = z.infer<ReturnType<typeof schema>>;
 
 const NAMES = {
   short: 'Chorus PISTE',

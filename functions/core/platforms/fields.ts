@@ -1,6 +1,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import * as z from 'zod';
 import { parseCertificates } from '../x509.ts';
+import { once } from './types.ts';
 
 /** Field schemas shared by several platforms. */
 
@@ -9,7 +10,8 @@ export const text = (max = 512) => z.string().trim().min(1, 'must not be empty')
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** HTTPS only, except plain HTTP on loopback so that apps can test against local servers. */
-export const endpointUrl = z.string().superRefine((value, ctx) => {
+export const endpointUrl = once(() =>
+  z.string().superRefine((value, ctx) => {
   let url: URL;
   try {
     url = new URL(value);
@@ -20,13 +22,14 @@ export const endpointUrl = z.string().superRefine((value, ctx) => {
   const ok = url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
   if (!ok) ctx.addIssue({ code: 'custom', message: 'must be an https:// URL (http:// only on loopback)' });
   if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not embed credentials' });
-});
+  }),
+);
 
-export const isoDate = z
-  .string()
-  .refine((v) => /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(v) && !Number.isNaN(Date.parse(v)), {
+export const isoDate = once(() =>
+  z.string().refine((v) => /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(v) && !Number.isNaN(Date.parse(v)), {
     message: 'must be an ISO 8601 date (YYYY-MM-DD or a full timestamp)',
-  });
+  }),
+);
 
 // Built from its label so that secret scanners do not take this pattern for a key.
 const PKCS8_HEADER = `-----BEGIN ${'PRIVATE'} KEY-----`;
@@ -40,22 +43,26 @@ export function loadPrivateKey(pem: string): KeyObject | undefined {
   }
 }
 
-export const privateKeyPem = z.string().refine((v) => loadPrivateKey(v) !== undefined, {
-  message: 'must be an unencrypted PKCS#8 private key in PEM form',
-});
-
-export const certificatePem = z.string().refine(
-  (v) => {
-    try {
-      return parseCertificates(v).length > 0;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must hold at least one PEM certificate (-----BEGIN CERTIFICATE-----)' },
+export const privateKeyPem = once(() =>
+  z.string().refine((v) => loadPrivateKey(v) !== undefined, {
+    message: 'must be an unencrypted PKCS#8 private key in PEM form',
+  }),
 );
 
-export const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/, 'must be a valid HTTP header name');
+export const certificatePem = once(() =>
+  z.string().refine(
+    (v) => {
+      try {
+        return parseCertificates(v).length > 0;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must hold at least one PEM certificate (-----BEGIN CERTIFICATE-----)' },
+  ),
+);
+
+export const headerName = once(() => z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/, 'must be a valid HTTP header name'));
 
 export const addDays = (d: Date, days: number): Date => new Date(d.getTime() + days * 86_400_000);
 

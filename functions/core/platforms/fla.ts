@@ -6,7 +6,7 @@ import { algorithmFor, CLIENT_ASSERTION_TYPE, signClientAssertion, type Assertio
 import { chainExpiries, parseCertificates } from '../x509.ts';
 import { certificatePem, endpointUrl, loadPrivateKey, privateKeyPem, text } from './fields.ts';
 import type { CertificateProfile } from '../certificates/profile.ts';
-import { definePlatform, type Environment, type OAuthMaterial, type PlatformContext, type PlatformNames } from './types.ts';
+import { definePlatform, once, type Environment, type OAuthMaterial, type PlatformContext, type PlatformNames } from './types.ts';
 
 /** Belgian CareerPro Federal Learning Account, socialsecurity.be (source doc 003). */
 
@@ -75,72 +75,76 @@ const PEM_BEGIN = `-----${'BEGIN'} `;
 const LEGACY_KEY = [`${PEM_BEGIN}RSA ${'PRIVATE'} KEY-----`, `${PEM_BEGIN}EC ${'PRIVATE'} KEY-----`];
 const ENCRYPTED_KEY = `${PEM_BEGIN}ENCRYPTED ${'PRIVATE'} KEY-----`;
 
-/** A PKCS#8 key; a PKCS#1 / SEC1 or encrypted key is refused with the command that converts it. */
-const flaPrivateKey = z.string().superRefine((v, ctx) => {
-  if (privateKeyPem.safeParse(v).success) return;
-  if (LEGACY_KEY.some((h) => v.includes(h))) {
-    ctx.addIssue({ code: 'custom', message: 'is a PKCS#1 (RSA) or SEC1 (EC) key: convert it to PKCS#8 with `openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-pkcs8.pem`' });
-  } else if (v.includes(ENCRYPTED_KEY)) {
-    ctx.addIssue({ code: 'custom', message: 'is an encrypted PKCS#8 key: store it unencrypted (the secret store encrypts it) with `openssl pkcs8 -in key.pem -out key-pkcs8.pem`' });
-  } else {
-    ctx.addIssue({ code: 'custom', message: 'must be an unencrypted PKCS#8 private key in PEM form' });
-  }
-});
+/** Its schemas, built at the first FLA credential read or checked (definePlatform). */
+const schemas = once(() => {
+  /** A PKCS#8 key; a PKCS#1 / SEC1 or encrypted key is refused with the command that converts it. */
+  const flaPrivateKey = z.string().superRefine((v, ctx) => {
+    if (privateKeyPem().safeParse(v).success) return;
+    if (LEGACY_KEY.some((h) => v.includes(h))) {
+      ctx.addIssue({ code: 'custom', message: 'is a PKCS#1 (RSA) or SEC1 (EC) key: convert it to PKCS#8 with `openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-pkcs8.pem`' });
+    } else if (v.includes(ENCRYPTED_KEY)) {
+      ctx.addIssue({ code: 'custom', message: 'is an encrypted PKCS#8 key: store it unencrypted (the secret store encrypts it) with `openssl pkcs8 -in key.pem -out key-pkcs8.pem`' });
+    } else {
+      ctx.addIssue({ code: 'custom', message: 'must be an unencrypted PKCS#8 private key in PEM form' });
+    }
+  });
 
-const ALG = z.enum(['RS256', 'PS256', 'ES384', 'ES512']);
-const SHA256 = z.string().regex(/^[0-9a-f]{64}$/);
-const TIME = z.string().refine((v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/.test(v) && !Number.isNaN(Date.parse(v)), { message: 'must be an ISO 8601 UTC time' });
+  const ALG = z.enum(['RS256', 'PS256', 'ES384', 'ES512']);
+  const SHA256 = z.string().regex(/^[0-9a-f]{64}$/);
+  const TIME = z.string().refine((v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/.test(v) && !Number.isNaN(Date.parse(v)), { message: 'must be an ISO 8601 UTC time' });
 
-/**
- * Another key pair of the same Chaman account, during a rotation (functions/core/rotation.ts):
- * `next` is made by `sesame fla keygen --next` and signs nothing until `sesame fla activate`
- * (a fallback only); `previous` is the key activation replaced, the fallback until `sesame fla retire`.
- */
-const nextKey = z.strictObject({
-  private_key: flaPrivateKey,
-  // Required: Chaman must be given it before the key can be activated.
-  certificate: certificatePem,
-  certificate_sha256: SHA256.optional(),
-  alg: ALG.optional(),
-  kid: text(256).optional(),
-  created_at: TIME,
-});
-const previousKey = z.strictObject({
-  private_key: flaPrivateKey,
-  certificate: certificatePem.optional(),
-  certificate_sha256: SHA256.optional(),
-  alg: ALG.optional(),
-  kid: text(256).optional(),
-  created_at: TIME.optional(),
-  /** When `sesame fla activate` made it the previous key. */
-  replaced_at: TIME,
-});
-
-const schema = z
-  .strictObject({
-    // Absent between `sesame fla keygen` and registration in Chaman, which issues it.
-    client_id: text(256).optional(),
+  /**
+   * Another key pair of the same Chaman account, during a rotation (functions/core/rotation.ts):
+   * `next` is made by `sesame fla keygen --next` and signs nothing until `sesame fla activate`
+   * (a fallback only); `previous` is the key activation replaced, the fallback until `sesame fla retire`.
+   */
+  const nextKey = z.strictObject({
     private_key: flaPrivateKey,
-    certificate: certificatePem.optional(),
-    quality: z.enum(['employer', 'provider', 'training-provider']),
-    token_endpoint: endpointUrl.optional(),
-    scope: text(1024).optional(),
+    // Required: Chaman must be given it before the key can be activated.
+    certificate: certificatePem(),
+    certificate_sha256: SHA256.optional(),
     alg: ALG.optional(),
     kid: text(256).optional(),
-    assertion_ttl: z.number().int().min(30).max(600).optional(),
-    base_url: endpointUrl.optional(),
-    certificate_sha256: SHA256.optional(),
-    next: nextKey.optional(),
-    previous: previousKey.optional(),
-  })
-  .superRefine((f, ctx) => {
-    checkKeyPair(f, [], ctx);
-    if (f.next) {
-      checkKeyPair(f.next, ['next'], ctx);
-      if (f.next.private_key === f.private_key) ctx.addIssue({ code: 'custom', path: ['next', 'private_key'], message: 'is the active key: a rotation needs a new key pair' });
-    }
-    if (f.previous) checkKeyPair(f.previous, ['previous'], ctx);
+    created_at: TIME,
   });
+  const previousKey = z.strictObject({
+    private_key: flaPrivateKey,
+    certificate: certificatePem().optional(),
+    certificate_sha256: SHA256.optional(),
+    alg: ALG.optional(),
+    kid: text(256).optional(),
+    created_at: TIME.optional(),
+    /** When `sesame fla activate` made it the previous key. */
+    replaced_at: TIME,
+  });
+
+  const schema = z
+    .strictObject({
+      // Absent between `sesame fla keygen` and registration in Chaman, which issues it.
+      client_id: text(256).optional(),
+      private_key: flaPrivateKey,
+      certificate: certificatePem().optional(),
+      quality: z.enum(['employer', 'provider', 'training-provider']),
+      token_endpoint: endpointUrl().optional(),
+      scope: text(1024).optional(),
+      alg: ALG.optional(),
+      kid: text(256).optional(),
+      assertion_ttl: z.number().int().min(30).max(600).optional(),
+      base_url: endpointUrl().optional(),
+      certificate_sha256: SHA256.optional(),
+      next: nextKey.optional(),
+      previous: previousKey.optional(),
+    })
+    .superRefine((f, ctx) => {
+      checkKeyPair(f, [], ctx);
+      if (f.next) {
+        checkKeyPair(f.next, ['next'], ctx);
+        if (f.next.private_key === f.private_key) ctx.addIssue({ code: 'custom', path: ['next', 'private_key'], message: 'is the active key: a rotation needs a new key pair' });
+      }
+      if (f.previous) checkKeyPair(f.previous, ['previous'], ctx);
+    });
+  return { schema, nextKey, previousKey };
+});
 
 /** What signs an assertion: the active key's fields, or a next or previous key's. */
 interface KeyFields {
@@ -173,9 +177,9 @@ function checkKeyPair(f: KeyFields, path: string[], ctx: z.RefinementCtx) {
   }
 }
 
-export type FlaFields = z.infer<typeof schema>;
-export type FlaNextKey = z.infer<typeof nextKey>;
-export type FlaPreviousKey = z.infer<typeof previousKey>;
+export type FlaFields = z.infer<ReturnType<typeof schemas>['schema']>;
+export type FlaNextKey = z.infer<ReturnType<typeof schemas>['nextKey']>;
+export type FlaPreviousKey = z.infer<ReturnType<typeof schemas>['previousKey']>;
 
 // Importing a key costs far more than signing with it: keep one per secret body (and per rotation key in it).
 const keys = new WeakMap<KeyFields, { key: KeyObject; alg: AssertionAlg }>();
@@ -286,7 +290,7 @@ export default definePlatform<FlaFields>({
   title: { fr: 'Federal Learning Account (CareerPro, sécurité sociale belge)', en: 'Federal Learning Account (CareerPro, Belgian social security)' },
   names: NAMES,
   environments: ['production', 'acceptance'],
-  schema,
+  schema: () => schemas().schema,
   // `next` and `previous` whole: redaction replaces top-level fields only, and each holds a private key.
   secretFields: ['private_key', 'next', 'previous'],
   // The active certificate only: a next one matters once activated (activation checks it

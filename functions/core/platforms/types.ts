@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { Clock, HttpClient } from '../ports.ts';
 import type { RetryPolicy } from '../oauth.ts';
 import type { CertificateProfile, ProfileName } from '../certificates/profile.ts';
@@ -202,5 +202,19 @@ export interface AcceptedCertificate {
   notAfter: string;
 }
 
-/** Erases the field type so platforms of every kind fit one registry. */
-export const definePlatform = <F>(p: Platform<F>): Platform<unknown> => p as unknown as Platform<unknown>;
+/**
+ * Erases the field type so platforms of every kind fit one registry. The schema is given
+ * as a function and built at its first use: a function starts without building the
+ * schemas of the sixteen kinds, of which it may never see most.
+ */
+export const definePlatform = <F>(p: Omit<Platform<F>, 'schema'> & { schema: () => z.ZodType<F> }): Platform<unknown> => {
+  const { schema: build, ...rest } = p;
+  let built: z.ZodType<F> | undefined;
+  return Object.defineProperty(rest, 'schema', { get: () => (built ??= build()), enumerable: true }) as unknown as Platform<unknown>;
+};
+
+/** A value built at its first use, then kept: schemas shared by platforms. */
+export const once = <T>(build: () => T): (() => T) => {
+  let value: T | undefined;
+  return () => (value ??= build());
+};

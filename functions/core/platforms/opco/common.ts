@@ -163,22 +163,23 @@ async function keyInformation(def: OpcoDefinition, baseUrl: string | undefined, 
 }
 
 export function defineOpco(def: OpcoDefinition): Platform<unknown> {
-  const schema = z.strictObject({
+  const schema = () =>
+    z.strictObject({
     cfa_key: text(1024),
-    expires_at: isoDate.optional(),
+    expires_at: isoDate().optional(),
     lifetime_months: def.maxLifetimeMonths
       ? z.number().int().min(1).max(def.maxLifetimeMonths, `${def.name} keys last ${def.maxLifetimeMonths} months at most`).optional()
       : z.never({ error: `${def.name} keys have no lifetime to declare; give expires_at instead` }).optional(),
-    issued_at: isoDate.optional(),
+    issued_at: isoDate().optional(),
     editeur: text(256).optional(),
     logiciel: text(256).optional(),
     version: text(64).optional(),
     header_names: z
-      .strictObject({ api_key: headerName.optional(), editeur: headerName.optional(), logiciel: headerName.optional(), version: headerName.optional() })
+      .strictObject({ api_key: headerName().optional(), editeur: headerName().optional(), logiciel: headerName().optional(), version: headerName().optional() })
       .optional(),
-    base_url: endpointUrl.optional(),
+    base_url: endpointUrl().optional(),
   });
-  type OpcoFields = z.infer<typeof schema>;
+  type OpcoFields = z.infer<ReturnType<typeof schema>>;
   const cfaKey: ExpiryName = { fr: `clé CFA ${def.name}`, en: `${def.name} CFA key`, short: `${def.name} key` };
   const names: PlatformNames = { short: def.name, expiries: { 'cfa-key': cfaKey } };
   const headersOf = (f: OpcoFields): Record<string, string> => {
