@@ -1,7 +1,6 @@
 import type { Principal } from './apps.ts';
 import type { Broker } from './broker.ts';
 import { describeError, SesameError, toProblem } from './errors.ts';
-import { openApiDocument } from './openapi.ts';
 import { audit, type AuditSink } from './audit.ts';
 import type { Log } from './ports.ts';
 
@@ -137,6 +136,9 @@ function checkBody(body: string | undefined): void {
   }
 }
 
+/** The OpenAPI document's module, loaded by its first request: the largest of this module's imports, and few requests ask it. */
+let openapi: Promise<typeof import('./openapi.ts')> | undefined;
+
 export class Api {
   constructor(
     private readonly broker: Broker,
@@ -157,7 +159,7 @@ export class Api {
         case 'health':
           return json(200, { status: 'ok', version: this.version });
         case 'openapi':
-          return json(200, openApiDocument(this.version), 'public, max-age=300');
+          return json(200, (await (openapi ??= import('./openapi.ts'))).openApiDocument(this.version), 'public, max-age=300');
         case 'token': {
           const res = await this.broker.token(req.principal as Principal, params.tenant ?? '', params.credential ?? '');
           this.audit?.record(audit.token({ app: (req.principal as Principal).app, tenant: res.tenant, credential: res.credential, cached: res.cached, kind: res.kind }));

@@ -32,11 +32,16 @@ export interface AssertionInput {
  * RFC 7523 client assertion: iss = sub = client id, aud = the token endpoint,
  * a fresh jti per assertion, exp at most 600 s after iat.
  */
+/**
+ * jose, loaded by the first assertion signed (most credentials and functions never sign
+ * one), then kept: an import() per call would resolve the module again every time.
+ */
+let jose: Promise<typeof import('jose')> | undefined;
+
 export async function signClientAssertion(input: AssertionInput): Promise<{ jwt: string; expiresAt: Date }> {
   const ttl = Math.min(input.ttlSeconds ?? DEFAULT_ASSERTION_TTL, MAX_ASSERTION_TTL);
   const iat = Math.floor(input.now.getTime() / 1000);
-  // jose is loaded by the first assertion signed: most credentials and functions never sign one.
-  const { SignJWT } = await import('jose');
+  const { SignJWT } = await (jose ??= import('jose'));
   const jwt = await new SignJWT({})
     .setProtectedHeader({ alg: input.alg, typ: 'JWT', ...(input.kid ? { kid: input.kid } : {}) })
     .setIssuer(input.clientId)

@@ -130,6 +130,9 @@ type Source = { type: 'object'; key: string; version: string | undefined; size: 
  * `version`: the object version the event announced, when the store keeps versions;
  * without it, the current one.
  */
+/** The certificate parser's module, once loaded (an import() per certificate would resolve it again each time). */
+let validator: Promise<typeof import('./certificates/validator.ts')> | undefined;
+
 export async function processUpload(deps: IntakeDeps, key: string, version?: string): Promise<IntakeResult> {
   const head = await deps.objects.head(key, version);
   // Already moved away: S3 delivers events at least once, the second delivery finds nothing.
@@ -203,7 +206,7 @@ async function judgeCertificate(deps: IntakeDeps, target: { tenant: string; cred
   }
 
   // The parser is loaded by the first certificate judged: most of what a function does needs none.
-  const { MAX_CERTIFICATE_BYTES, oversizedReport, validateCertificateChain } = await import('./certificates/validator.ts');
+  const { MAX_CERTIFICATE_BYTES, oversizedReport, validateCertificateChain } = await (validator ??= import('./certificates/validator.ts'));
   const trustAnchors = typeof deps.trustAnchors === 'function' ? await deps.trustAnchors() : deps.trustAnchors;
   const profile = certificateProfile(profileName);
   const fields = current.fields as { private_key?: unknown; certificate_sha256?: unknown } | undefined;

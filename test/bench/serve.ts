@@ -14,6 +14,12 @@ import { tempSystem } from '../helpers/system.ts';
 const mode = process.argv[2];
 // Exit cleanly on a signal so that --cpu-prof can write its profile.
 process.on('SIGINT', () => process.exit(0));
+// The CPU this process has used so far (user + system, µs), on demand: the bench divides
+// what a run added by the requests it served.
+process.on('SIGUSR2', () => {
+  const { user, system: sys } = process.cpuUsage();
+  process.stdout.write(`${JSON.stringify({ cpu_us: user + sys })}\n`);
+});
 
 const chunks: Buffer[] = [];
 for await (const c of process.stdin as AsyncIterable<Buffer>) chunks.push(c);
