@@ -110,9 +110,13 @@ async function item(table: string) {
   return { raw, data: JSON.parse(raw) as { lease?: { owner: string; taken: number; until: number } } };
 }
 
-describe('the shared token cache across broker processes on the AWS emulator', () => {
+// Eight processes on the emulator on a loaded two-core CI machine: their start alone can take a while.
+describe('the shared token cache across broker processes on the AWS emulator', { timeout: 180_000 }, () => {
   it('makes exactly one upstream call for 8 instances × 200 concurrent cold requests', async () => {
-    const w = await world({ ttlSeconds: 3600, hold: true });
+    // The held call must outlast the slowest instance's arrival, however loaded the machine:
+    // with the default 5 s upstream timeout, the holder would retry, be answered, and a late
+    // instance would find the token instead of waiting on the lease.
+    const w = await world({ ttlSeconds: 3600, hold: true, env: { SESAME_UPSTREAM_TIMEOUT_MS: '60000', SESAME_UPSTREAM_ATTEMPTS: '1', SESAME_TOKEN_LEASE_SECONDS: '120' } });
     const procs = await brokers(8, w);
     for (const p of procs) p.send({ op: 'burst', tenant: TENANT, credential: CREDENTIAL, n: 200 });
     await w.firstRequest;
@@ -120,7 +124,7 @@ describe('the shared token cache across broker processes on the AWS emulator', (
     const holder = procs.find((p) => p.owner === data.lease?.owner) as BrokerProc;
     expect(holder).toBeDefined();
     // Every other instance is waiting on the holder's lease before its upstream call is let through.
-    await Promise.all(procs.filter((p) => p !== holder).map((p) => p.next((l) => l.waiting === true, 20_000)));
+    await Promise.all(procs.filter((p) => p !== holder).map((p) => p.next((l) => l.waiting === true, 60_000)));
     w.release();
     const bursts = await Promise.all(procs.map((p) => p.next((l) => l.op === 'burst')));
 

@@ -42,7 +42,7 @@ function start(env: Record<string, string | undefined>): { proc: ChildProcess; h
       const i = lines.findIndex(match);
       if (i >= 0) return Promise.resolve(lines.splice(i, 1)[0] as Record<string, unknown>);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`broker process ${proc.pid} gave no awaited line within ${timeoutMs} ms (exit ${exited}); stderr: ${err.slice(-2000)}`)), timeoutMs);
+        const timer = setTimeout(() => reject(new Error(`broker process ${proc.pid} gave no awaited line within ${timeoutMs} ms (exit ${exited}); lines received and not taken: ${JSON.stringify(lines.map((l) => Object.keys(l)))}; stderr: ${err.slice(-2000)}`)), timeoutMs);
         waiters.push({
           match,
           resolve: (l) => {
