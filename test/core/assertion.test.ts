@@ -34,6 +34,23 @@ describe('client assertions', () => {
     expect(decodeProtectedHeader(jwt).kid).toBe('k1');
   });
 
+  it('signs with one RSA key as RS256 and as PS256 in turn, each verifying under its own algorithm only', async () => {
+    const kp = keyPair('rsa2048');
+    for (const alg of ['RS256', 'PS256', 'RS256'] as const) {
+      const { jwt } = await signClientAssertion({ key: kp.privateKey, alg, clientId: 'c', audience: AUD, now: NOW });
+      await expect(jwtVerify(jwt, kp.publicKey, { currentDate: NOW, algorithms: [alg] })).resolves.toMatchObject({ protectedHeader: { alg } });
+      await expect(jwtVerify(jwt, kp.publicKey, { currentDate: NOW, algorithms: [alg === 'RS256' ? 'PS256' : 'RS256'] })).rejects.toThrow();
+    }
+  });
+
+  it('writes exactly the RFC 7523 claims, in the order SignJWT wrote them', async () => {
+    const kp = keyPair('ec384');
+    const { jwt } = await signClientAssertion({ key: kp.privateKey, alg: 'ES384', clientId: 'self_service_chaman_1', audience: AUD, now: NOW });
+    const [header, claims] = jwt.split('.').map((p) => Buffer.from(p, 'base64url').toString('utf8'));
+    expect(header).toBe('{"alg":"ES384","typ":"JWT"}');
+    expect(Object.keys(JSON.parse(claims as string))).toEqual(['iss', 'sub', 'aud', 'iat', 'exp', 'jti']);
+  });
+
   it('uses a fresh jti for every assertion', async () => {
     const kp = keyPair('ec384');
     const jtis = new Set<string>();
