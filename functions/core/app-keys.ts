@@ -4,6 +4,7 @@ import { TtlCache } from './cache.ts';
 import { SesameError } from './errors.ts';
 import { ID_PATTERN } from './ids.ts';
 import { nowMs, type Clock, type SecretStore } from './ports.ts';
+import { once } from './once.ts';
 import { validate } from './validate.ts';
 
 /**
@@ -25,20 +26,22 @@ export const AUTHORIZER_CACHE_SECONDS = 30;
 export const APP_CACHE_SECONDS = 30;
 export const REVOCATION_BOUND_SECONDS = AUTHORIZER_CACHE_SECONDS + APP_CACHE_SECONDS;
 
-const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
-const appSchema = z.object({
-  app: z.string().regex(ID_PATTERN),
-  key_sha256: sha256Hex,
-  tenants: z.array(z.string().regex(ID_PATTERN)),
-  kinds: z.array(z.string()).optional(),
-  created_at: z.string(),
-  /** When the current key was made by a rotation (absent: at created_at). */
-  key_created_at: z.string().optional(),
-  /** The key a rotation replaced: accepted until expires_at, then refused. */
-  previous_key: z.object({ key_sha256: sha256Hex, created_at: z.string(), expires_at: z.string() }).optional(),
-  revoked_at: z.string().optional(),
+const appSchema = once(() => {
+  const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+  return z.object({
+    app: z.string().regex(ID_PATTERN),
+    key_sha256: sha256Hex,
+    tenants: z.array(z.string().regex(ID_PATTERN)),
+    kinds: z.array(z.string()).optional(),
+    created_at: z.string(),
+    /** When the current key was made by a rotation (absent: at created_at). */
+    key_created_at: z.string().optional(),
+    /** The key a rotation replaced: accepted until expires_at, then refused. */
+    previous_key: z.object({ key_sha256: sha256Hex, created_at: z.string(), expires_at: z.string() }).optional(),
+    revoked_at: z.string().optional(),
+  });
 });
-export type AppRecord = z.infer<typeof appSchema>;
+export type AppRecord = z.infer<ReturnType<typeof appSchema>>;
 
 /**
  * Reads an app record. `usable` says whether a cached copy will do: a cache that holds
@@ -127,7 +130,7 @@ export class AppKeys {
 
   async find(app: string): Promise<AppRecord | undefined> {
     const s = await this.store.get(appSecretName(app));
-    return s ? validate(appSchema, s.value, `app ${app}`, 'store_corrupt') : undefined;
+    return s ? validate(appSchema(), s.value, `app ${app}`, 'store_corrupt') : undefined;
   }
 
   /**

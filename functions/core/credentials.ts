@@ -5,6 +5,7 @@ import { KINDS, platformOf } from './platforms/index.ts';
 import { ENVIRONMENTS, type Environment, type Expiry, type Platform, type PlatformContext } from './platforms/types.ts';
 import type { Clock, SecretListing, SecretStore, SecretVersion, Tags } from './ports.ts';
 import type { Tenants } from './tenants.ts';
+import { once } from './once.ts';
 import { validate } from './validate.ts';
 
 export const CREDENTIAL_PREFIX = 'sesame/';
@@ -22,14 +23,16 @@ export const TAG = {
 } as const;
 export const NO_EXPIRY = 'none';
 
-const bodySchema = z.object({
-  tenant: z.string(),
-  credential: z.string(),
-  kind: z.string(),
-  environment: z.enum(ENVIRONMENTS as [Environment, ...Environment[]]),
-  fields: z.record(z.string(), z.unknown()),
-  updated_at: z.string(),
-});
+const bodySchema = once(() =>
+  z.object({
+    tenant: z.string(),
+    credential: z.string(),
+    kind: z.string(),
+    environment: z.enum(ENVIRONMENTS as [Environment, ...Environment[]]),
+    fields: z.record(z.string(), z.unknown()),
+    updated_at: z.string(),
+  }),
+);
 
 export interface Credential {
   tenant: string;
@@ -152,7 +155,7 @@ export class Credentials {
       new SesameError('credential_incomplete', `credential "${id}" of tenant "${tenant}" ${what}: fill it with \`sesame credential set\``, {
         details: { tenant, credential: id },
       });
-    const parsed = bodySchema.safeParse(secret.value);
+    const parsed = bodySchema().safeParse(secret.value);
     if (!parsed.success) throw incomplete('has no value yet');
     const body = parsed.data;
     if (body.kind !== kind || body.tenant !== tenant || body.credential !== id) {

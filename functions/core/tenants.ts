@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { SesameError } from './errors.ts';
 import { ID_PATTERN, isValidBce, isValidSiren, isValidSiret, parseTenantId } from './ids.ts';
 import type { Clock, SecretStore } from './ports.ts';
+import { once } from './once.ts';
 import { validate } from './validate.ts';
 
 export const TENANT_PREFIX = 'sesame-tenants/';
@@ -10,23 +11,25 @@ export const tenantSecretName = (id: string) => `${TENANT_PREFIX}${id}`;
 const digits = (n: number, label: string) => z.string().transform((v) => v.replace(/[\s.]/g, '')).pipe(z.string().regex(new RegExp(`^\\d{${n}}$`), `must be a ${label} of ${n} digits`));
 
 /** The stored record. Reading checks its shape only, so that no stored tenant becomes unreadable. */
-export const tenantSchema = z.strictObject({
-  id: z.string().regex(ID_PATTERN, 'must be 1 to 64 characters among a-z, 0-9 and "-"'),
-  name: z.string().trim().min(1).max(200),
-  siret: digits(14, 'SIRET').optional(),
-  siren: digits(9, 'SIREN').optional(),
-  bce: digits(10, 'BCE number').optional(),
-  alert_emails: z.array(z.email('must be an email address')).max(20).default([]),
-  /**
-   * Whether expiry alerts for credentials the client renews itself (Platform.renewedBy
-   * `client`) carry a fresh connect link. Absent: yes. Never for integrator-renewed ones.
-   */
-  connect_links_in_alerts: z.boolean().optional(),
-  created_at: z.string().optional(),
-  updated_at: z.string().optional(),
-});
-export type Tenant = z.infer<typeof tenantSchema>;
-export type TenantInput = z.input<typeof tenantSchema>;
+export const tenantSchema = once(() =>
+  z.strictObject({
+    id: z.string().regex(ID_PATTERN, 'must be 1 to 64 characters among a-z, 0-9 and "-"'),
+    name: z.string().trim().min(1).max(200),
+    siret: digits(14, 'SIRET').optional(),
+    siren: digits(9, 'SIREN').optional(),
+    bce: digits(10, 'BCE number').optional(),
+    alert_emails: z.array(z.email('must be an email address')).max(20).default([]),
+    /**
+     * Whether expiry alerts for credentials the client renews itself (Platform.renewedBy
+     * `client`) carry a fresh connect link. Absent: yes. Never for integrator-renewed ones.
+     */
+    connect_links_in_alerts: z.boolean().optional(),
+    created_at: z.string().optional(),
+    updated_at: z.string().optional(),
+  }),
+);
+export type Tenant = z.infer<ReturnType<typeof tenantSchema>>;
+export type TenantInput = z.input<ReturnType<typeof tenantSchema>>;
 
 type Identifier = 'siret' | 'siren' | 'bce';
 const IDENTIFIERS: readonly Identifier[] = ['siret', 'siren', 'bce'];
@@ -37,7 +40,7 @@ const IDENTIFIERS: readonly Identifier[] = ['siret', 'siren', 'bce'];
  * can still get a new alert email).
  */
 const tenantInputSchema = (check: readonly Identifier[] = IDENTIFIERS) =>
-  tenantSchema.superRefine((t, ctx) => {
+  tenantSchema().superRefine((t, ctx) => {
     const checked = (k: Identifier) => check.includes(k) && t[k] !== undefined;
     if (checked('siret') && !isValidSiret(t.siret as string)) ctx.addIssue({ code: 'custom', path: ['siret'], message: 'is not a valid SIRET: its check digit is wrong (Luhn)' });
     if (checked('siren') && !isValidSiren(t.siren as string)) ctx.addIssue({ code: 'custom', path: ['siren'], message: 'is not a valid SIREN: its check digit is wrong (Luhn)' });
@@ -53,17 +56,19 @@ const uniqueEmails = (list: string[]) => list.filter((e, i) => list.findIndex((x
  * A change to a tenant: only the fields given change. `null` removes an identifier;
  * `alert_emails` replaces the list, `add_alert_emails` / `remove_alert_emails` edit it.
  */
-const changesSchema = z.strictObject({
-  name: z.string().optional(),
-  siret: z.string().nullable().optional(),
-  siren: z.string().nullable().optional(),
-  bce: z.string().nullable().optional(),
-  alert_emails: z.array(z.string()).optional(),
-  add_alert_emails: z.array(z.string()).optional(),
-  remove_alert_emails: z.array(z.string()).optional(),
-  connect_links_in_alerts: z.boolean().optional(),
-});
-export type TenantChanges = z.input<typeof changesSchema>;
+const changesSchema = once(() =>
+  z.strictObject({
+    name: z.string().optional(),
+    siret: z.string().nullable().optional(),
+    siren: z.string().nullable().optional(),
+    bce: z.string().nullable().optional(),
+    alert_emails: z.array(z.string()).optional(),
+    add_alert_emails: z.array(z.string()).optional(),
+    remove_alert_emails: z.array(z.string()).optional(),
+    connect_links_in_alerts: z.boolean().optional(),
+  }),
+);
+export type TenantChanges = z.input<ReturnType<typeof changesSchema>>;
 
 const sameEmail = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
@@ -95,7 +100,7 @@ export class Tenants {
   /** Changes only the fields given; throws unknown_tenant. Returns the names of the fields that changed. */
   async update(id: string, changes: TenantChanges): Promise<{ tenant: Tenant; changed: string[] }> {
     const current = await this.get(id);
-    const c = validate(changesSchema, changes, 'tenant');
+    const c = validate(changesSchema(), changes, 'tenant');
     const next: Record<string, unknown> = { ...current };
     if (c.name !== undefined) next.name = c.name;
     for (const key of IDENTIFIERS) {
@@ -129,7 +134,7 @@ export class Tenants {
     parseTenantId(input.id);
     const existing = await this.find(input.id);
     const now = this.clock.now().toISOString();
-    const tenant = validate(tenantSchema, { ...input, created_at: existing?.created_at ?? now, updated_at: now }, 'tenant');
+    const tenant = validate(tenantSchema(), { ...input, created_at: existing?.created_at ?? now, updated_at: now }, 'tenant');
     await this.write(tenant);
     return { tenant, created: !existing };
   }
@@ -140,7 +145,7 @@ export class Tenants {
 
   async find(id: string): Promise<Tenant | undefined> {
     const secret = await this.store.get(tenantSecretName(parseTenantId(id)));
-    return secret ? validate(tenantSchema, secret.value, `tenant ${id}`, 'store_corrupt') : undefined;
+    return secret ? validate(tenantSchema(), secret.value, `tenant ${id}`, 'store_corrupt') : undefined;
   }
 
   async get(id: string): Promise<Tenant> {

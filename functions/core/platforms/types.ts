@@ -213,8 +213,4 @@ export const definePlatform = <F>(p: Omit<Platform<F>, 'schema'> & { schema: () 
   return Object.defineProperty(rest, 'schema', { get: () => (built ??= build()), enumerable: true }) as unknown as Platform<unknown>;
 };
 
-/** A value built at its first use, then kept: schemas shared by platforms. */
-export const once = <T>(build: () => T): (() => T) => {
-  let value: T | undefined;
-  return () => (value ??= build());
-};
+export { once } from '../once.ts';
