@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Connect } from '../core/connect.ts';
-import { MAX_CERTIFICATE_BYTES } from '../core/certificates/validator.ts';
+import { MAX_CERTIFICATE_BYTES } from '../core/certificates/profile.ts';
 import { describeError } from '../core/errors.ts';
 import type { Log } from '../core/ports.ts';
 import { CONNECT_CSS, CONNECT_CSS_PATH, errorPage, gonePage, linkPage, PAGE_HEADERS, pickLang, storedPage, throttledPage, type Lang } from './page.ts';

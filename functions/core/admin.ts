@@ -15,6 +15,7 @@ import type { Platform, PlatformContext } from './platforms/types.ts';
 import type { Clock, Log, SecretStore, Tags } from './ports.ts';
 import type { Tenant, TenantChanges, Tenants } from './tenants.ts';
 import type { Steps, Text } from './text.ts';
+import { once } from './once.ts';
 import { validate } from './validate.ts';
 import { DEFAULT_LIMIT, DEFAULT_MONTHS, familyOf, MAX_LIMIT, MAX_MONTHS, PLATFORM_FAMILIES, STATUSES, type PlatformFamily, type Status } from './admin-limits.ts';
 
@@ -151,7 +152,7 @@ export interface AdminDeps {
   rotation?: FlaRotation | undefined;
 }
 
-const retireBody = z.strictObject({ force: z.boolean().optional() });
+const retireBody = once(() => z.strictObject({ force: z.boolean().optional() }));
 
 /** A connect link as the console gets it: the URL (its token inside) is returned this once. */
 export interface ConnectLinkCreated {
@@ -283,24 +284,29 @@ function appView(rec: AppRecord, now: number): AppView {
   return { ...shown, ...(live ? { previous_key_created_at: prev.created_at, previous_key_expires_at: prev.expires_at } : {}) };
 }
 
-const addTenantBody = z.strictObject({
-  id: z.string(),
-  name: z.string(),
-  siret: z.string().optional(),
-  siren: z.string().optional(),
-  bce: z.string().optional(),
-  alert_emails: z.array(z.string()).optional(),
-});
-const addAppBody = z.strictObject({ app: z.string(), tenants: z.array(z.string()), kinds: z.array(z.string()).optional() });
-const rotateBody = z.strictObject({ overlap: z.string().optional() });
-const uploadBody = z.strictObject({ file_name: z.string(), content_base64: z.string() });
-const connectLinkBody = z.strictObject({
-  fields: z.array(z.string().max(64)).max(20).optional(),
-  valid: z.string().max(20).optional(),
-  email: z.string().max(320).optional(),
-  environment: z.string().max(20).optional(),
-  settings: z.record(z.string().max(64), z.string().max(2048)).optional(),
-});
+// Built at first use (once): the connect and certificate functions import this module without serving these bodies.
+const addTenantBody = once(() =>
+  z.strictObject({
+    id: z.string(),
+    name: z.string(),
+    siret: z.string().optional(),
+    siren: z.string().optional(),
+    bce: z.string().optional(),
+    alert_emails: z.array(z.string()).optional(),
+  }),
+);
+const addAppBody = once(() => z.strictObject({ app: z.string(), tenants: z.array(z.string()), kinds: z.array(z.string()).optional() }));
+const rotateBody = once(() => z.strictObject({ overlap: z.string().optional() }));
+const uploadBody = once(() => z.strictObject({ file_name: z.string(), content_base64: z.string() }));
+const connectLinkBody = once(() =>
+  z.strictObject({
+    fields: z.array(z.string().max(64)).max(20).optional(),
+    valid: z.string().max(20).optional(),
+    email: z.string().max(320).optional(),
+    environment: z.string().max(20).optional(),
+    settings: z.record(z.string().max(64), z.string().max(2048)).optional(),
+  }),
+);
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/;
 
 /** Reads the stored report record (the intake's) into what the console shows. */
@@ -476,7 +482,7 @@ export class Admin {
 
   /** `sesame tenant add`: 409 conflict when the tenant exists. */
   async addTenant(body: unknown): Promise<TenantView> {
-    const input = validate(addTenantBody, body, 'tenant');
+    const input = validate(addTenantBody(), body, 'tenant');
     const t = await this.deps.tenants.add(input);
     return tenantView(t, 0);
   }
@@ -570,7 +576,7 @@ export class Admin {
 
   /** Drops the previous key once the active one obtains a token alone (`force`: without that check). */
   async rotationRetire(tenant: string, credential: string, body: unknown, operator: Operator): Promise<Omit<Retired, 'fields'>> {
-    const input = validate(retireBody, body ?? {}, 'retirement');
+    const input = validate(retireBody(), body ?? {}, 'retirement');
     const { fields: _f, ...shown } = (await this.rotationOf().retire(parseTenantId(tenant), parseCredentialId(credential, KINDS).id, { ...(input.force ? { force: true } : {}), actor: actor.operator(operator.sub) })) as Retired & { fields?: unknown };
     return shown;
   }
@@ -601,7 +607,7 @@ export class Admin {
     const intake = this.deps.intake;
     const tenant = parseTenantId(tenantId);
     const { id } = parseCredentialId(credentialId, KINDS);
-    const input = validate(uploadBody, body, 'certificate upload');
+    const input = validate(uploadBody(), body, 'certificate upload');
     if (!FILE_NAME_PATTERN.test(input.file_name)) {
       throw new SesameError('invalid_request', 'certificate upload: field "file_name" must be a file name of 1 to 200 characters, without "/", "\\" or control characters', { details: { field: 'file_name' } });
     }
@@ -630,7 +636,7 @@ export class Admin {
   async createConnectLink(tenantId: string, credentialId: string, body: unknown, operator: Operator): Promise<ConnectLinkCreated> {
     const tenant = parseTenantId(tenantId);
     const { id } = parseCredentialId(credentialId, KINDS);
-    const input = validate(connectLinkBody, body ?? {}, 'connect link');
+    const input = validate(connectLinkBody(), body ?? {}, 'connect link');
     const connect = this.deps.connect;
     if (!connect) throw new SesameError('invalid_request', 'connect links need a state store, and this deployment has none');
     if (!(await this.deps.tenants.find(tenant))) throw new SesameError('unknown_tenant', `tenant "${tenant}" does not exist`, { details: { tenant } });
@@ -652,7 +658,7 @@ export class Admin {
   }
 
   async addApp(body: unknown): Promise<{ app: string; key: string; tenants: string[] }> {
-    const input = validate(addAppBody, body, 'app');
+    const input = validate(addAppBody(), body, 'app');
     return this.deps.apps.add({ app: input.app, tenants: input.tenants, ...(input.kinds ? { kinds: input.kinds } : {}) });
   }
 
@@ -668,7 +674,7 @@ export class Admin {
   }
 
   async rotateApp(app: string, body: unknown): Promise<{ app: string; key: string; previous_key_expires_at: string }> {
-    const input = validate(rotateBody, body ?? {}, 'rotation');
+    const input = validate(rotateBody(), body ?? {}, 'rotation');
     const id = await this.existingApp(app);
     return this.deps.apps.rotate(id, input.overlap !== undefined ? { overlap: input.overlap } : {});
   }

@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthBundles, type Synth } from '../aws/bundles.ts';
@@ -51,6 +52,19 @@ function assetFiles(entry: string): { path: string; bytes: number; code: string 
     .map((path) => ({ path, bytes: statSync(path).size, code: readFileSync(path, 'utf8') }));
 }
 
+/** index.mjs and every file it imports statically, transitively: what Node loads and evaluates at a cold start. */
+function loadedAtStart(entry: string): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    // Static imports only (`import{…}from"./x.mjs"`, `import"./x.mjs"`), not `import("./x.mjs")`, which loads at first use.
+    for (const m of readFileSync(file, 'utf8').matchAll(/\bimport\s*(?:[\w${}\s,*]+?\s*from\s*)?["'](\.{1,2}\/[^"']+)["']/g)) visit(join(dirname(file), m[1] as string));
+  };
+  visit(entry);
+  return [...seen];
+}
+
 /** The `@aws-sdk/client-*` packages a minified ESM bundle imports (the SDK stays external: Lambda's runtime has it). */
 function sdkClients(code: string): string[] {
   const found = new Set<string>();
@@ -89,9 +103,26 @@ describe('the function bundles cdk synth produces', () => {
   });
 
   it.each(['CertificateIntakeFunction', 'ConsoleAdmin', 'ConnectFunction'])('keeps the certificate parser of the %s function in a chunk of its own, loaded at the first certificate, not at start', (prefix) => {
-    const [index, ...chunks] = assetFiles(bundleOf(prefix)).sort((a, b) => Number(b.path.endsWith('index.mjs')) - Number(a.path.endsWith('index.mjs')));
-    expect(PKI.test(index?.code ?? ''), `${prefix}: the parser in index.mjs`).toBe(false);
-    expect(chunks.some((c) => PKI.test(c.code)), `${prefix}: the parser in a chunk`).toBe(true);
+    const entry = bundleOf(prefix);
+    const atStart = loadedAtStart(entry);
+    expect(atStart.length, `${prefix}: index.mjs and its static imports`).toBeGreaterThan(1);
+    for (const file of atStart) expect(PKI.test(readFileSync(file, 'utf8')), `${prefix}: the parser in ${file}, loaded at start`).toBe(false);
+    expect(assetFiles(entry).some((c) => !atStart.includes(c.path) && PKI.test(c.code)), `${prefix}: the parser in a chunk loaded later`).toBe(true);
+  });
+
+  it('finds the parser among the files loaded at start when a module imports a value of the validator, so that its absence above means something', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sesame-static-'));
+    try {
+      mkdirSync(join(dir, 'chunks'));
+      writeFileSync(join(dir, 'index.mjs'), 'import{a as b}from"./chunks/chunk-A.mjs";import"./chunks/chunk-B.mjs";const c=()=>import("./chunks/late.mjs");');
+      writeFileSync(join(dir, 'chunks', 'chunk-A.mjs'), 'import{x}from"./chunk-C.mjs";export const a=1;');
+      writeFileSync(join(dir, 'chunks', 'chunk-B.mjs'), 'export{};');
+      writeFileSync(join(dir, 'chunks', 'chunk-C.mjs'), 'export const x="SignedData";');
+      writeFileSync(join(dir, 'chunks', 'late.mjs'), 'export const y=2;');
+      expect(loadedAtStart(join(dir, 'index.mjs')).map((f) => f.slice(dir.length + 1)).sort()).toEqual(['chunks/chunk-A.mjs', 'chunks/chunk-B.mjs', 'chunks/chunk-C.mjs', 'index.mjs']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('finds the operator API where it belongs, so that its absence above means something', () => {

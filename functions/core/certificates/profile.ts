@@ -4,6 +4,12 @@
  */
 import type { ParsedCertificate } from './der.ts';
 
+/**
+ * Upload size limit, checked before any parsing. Here rather than in validator.ts, so
+ * that a module needing the limit does not load the parser with it.
+ */
+export const MAX_CERTIFICATE_BYTES = 64 * 1024;
+
 export type ProfileName = 'fla' | 'chorus-client' | 'chorus-server' | 'chorus-signature' | 'chain';
 export const PROFILE_NAMES: readonly ProfileName[] = ['fla', 'chorus-client', 'chorus-server', 'chorus-signature', 'chain'];
 

@@ -3,10 +3,9 @@ import { SesameError } from '../errors.ts';
 import type { Text } from '../text.ts';
 import { decodeCertificates, type ParsedCertificate } from './der.ts';
 import { validatePath, type PathErrorCode } from './path.ts';
-import type { CertificateProfile, ProfileName, TrustAnchors, ValidationOptions } from './profile.ts';
+import { MAX_CERTIFICATE_BYTES, type CertificateProfile, type ProfileName, type TrustAnchors, type ValidationOptions } from './profile.ts';
 
-/** Upload size limit, checked before any parsing. */
-export const MAX_CERTIFICATE_BYTES = 64 * 1024;
+export { MAX_CERTIFICATE_BYTES };
 
 export type CertificateErrorCode =
   | 'parse' | 'format' | 'private_key' | 'too_large' | 'key_algorithm' | 'key_size' | 'curve' | 'digest'
