@@ -157,6 +157,22 @@ const queues = new Map<string, Promise<void>>();
 
 type Check = { ok: true; record: Loaded | undefined } | { ok: false; error: SesameError };
 
+/**
+ * A record already read and found to be the very one the journal records, with the
+ * identity of its file then: inode, size and both times (ctime changes with every write
+ * and every utimes, and user space cannot set it back).
+ */
+interface Verified {
+  counter: number;
+  digest: string;
+  file: FileIdentity;
+  loaded: Loaded;
+}
+type FileIdentity = Pick<import('node:fs').Stats, 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>;
+const sameFile = (a: FileIdentity, b: FileIdentity) => a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+/** Records kept verified: more than a large development store holds. */
+const VERIFIED_LIMIT = 20_000;
+
 export class LocalSecretStore implements SecretStore {
   private readonly encKey: Buffer;
   private readonly legacyTagsKey: Buffer;
@@ -169,6 +185,12 @@ export class LocalSecretStore implements SecretStore {
   private readonly lockStaleMs: number;
   private readonly lockWaitMs: number;
   private journal: JournalState | undefined;
+  /**
+   * Records verified since this process read them, by name: reading one again whose
+   * journal entry and file are unchanged costs one stat instead of a read, a parse and a
+   * MAC (the console's overview reads every record's tags).
+   */
+  private readonly verified = new Map<string, Verified>();
   /** Journal reads run one at a time; a caller joins one that has not started yet. */
   private refreshTail: Promise<unknown> = Promise.resolve();
   private refreshPending: Promise<JournalState | undefined> | undefined;
@@ -349,28 +371,44 @@ export class LocalSecretStore implements SecretStore {
     }
     const entry = state?.entries.get(name);
     const fail = (why: string): Check => ({ ok: false, error: this.corrupt(name, why) });
+    const seen = entry && entry.digest !== '' ? this.verified.get(name) : undefined;
+    if (seen && entry && seen.counter === entry.counter && seen.digest === entry.digest) {
+      const now = await stat(path).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      });
+      // A copy: callers may change what they are given.
+      if (now && sameFile(now, seen.file)) return { ok: true, record: { counter: seen.loaded.counter, tags: { ...seen.loaded.tags }, versions: [...seen.loaded.versions] } };
+    }
     let raw: Buffer;
+    let file: FileIdentity;
     try {
-      raw = await readFile(path);
+      const fh = await open(path, 'r');
+      try {
+        file = await fh.stat();
+        raw = await fh.readFile();
+      } finally {
+        await fh.close();
+      }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       if (entry && entry.digest !== '') return fail('the store\'s journal records it but its file is missing: the file was deleted');
       return { ok: true, record: undefined };
     }
-    let file: unknown;
+    let parsed: unknown;
     try {
-      file = JSON.parse(raw.toString('utf8'));
+      parsed = JSON.parse(raw.toString('utf8'));
     } catch {
       return fail('its file is not JSON: it was edited or truncated');
     }
     const deleted = entry?.digest === '';
     const known = entry?.counter ?? 0;
-    if (isObject(file) && file.format === LEGACY_FORMAT) {
+    if (isObject(parsed) && parsed.format === LEGACY_FORMAT) {
       if (deleted) return { ok: true, record: undefined };
       if (!entry || entry.counter !== 0 || entry.digest !== sha256(raw)) {
         return fail('its file is a copy in the previous format that the store\'s journal does not record: an earlier copy was put back');
       }
-      const legacy = file as unknown as LegacyFile;
+      const legacy = parsed as unknown as LegacyFile;
       if (legacy.name !== name || !Array.isArray(legacy.versions) || !legacy.versions.every(isVersion) || !isTags(legacy.tags) || typeof legacy.tags_mac !== 'string') {
         return fail('its file has an unknown layout');
       }
@@ -380,19 +418,19 @@ export class LocalSecretStore implements SecretStore {
       return { ok: true, record: { counter: 0, tags: legacy.tags, versions: legacy.versions } };
     }
     if (
-      !isObject(file) ||
-      file.format !== FORMAT ||
-      file.name !== name ||
-      !Number.isSafeInteger(file.counter) ||
-      (file.counter as number) < 1 ||
-      !isTags(file.tags) ||
-      !Array.isArray(file.versions) ||
-      !file.versions.every(isVersion) ||
-      typeof file.mac !== 'string'
+      !isObject(parsed) ||
+      parsed.format !== FORMAT ||
+      parsed.name !== name ||
+      !Number.isSafeInteger(parsed.counter) ||
+      (parsed.counter as number) < 1 ||
+      !isTags(parsed.tags) ||
+      !Array.isArray(parsed.versions) ||
+      !parsed.versions.every(isVersion) ||
+      typeof parsed.mac !== 'string'
     ) {
       return fail('its file has an unknown layout, or is another secret\'s');
     }
-    const record = file as unknown as StoredFile;
+    const record = parsed as unknown as StoredFile;
     if (!sameBytes(Buffer.from(this.recordMac(name, record.counter, record.tags, record.versions), 'base64url'), Buffer.from(record.mac, 'base64url'))) {
       return fail('its file does not match its MAC: it was edited, truncated or its versions reordered');
     }
@@ -400,10 +438,19 @@ export class LocalSecretStore implements SecretStore {
     // The very next change: written by a writer that has not reached the journal yet, or died before it.
     if (record.counter === known + 1) return { ok: true, record: loaded };
     if (deleted && record.counter <= known) return { ok: true, record: undefined };
-    if (record.counter === known && entry && entry.digest === sha256(raw)) return { ok: true, record: loaded };
+    if (record.counter === known && entry && entry.digest === sha256(raw)) {
+      this.remember(name, { counter: known, digest: entry.digest, file, loaded: { counter: loaded.counter, tags: { ...loaded.tags }, versions: [...loaded.versions] } });
+      return { ok: true, record: loaded };
+    }
     if (record.counter < known) return fail(`its file is an earlier copy (change ${record.counter}; the store's journal records change ${known}): it was put back`);
     if (record.counter === known) return fail('its file is not the one the store\'s journal records: it was replaced');
     return fail(`its file is newer (change ${record.counter}) than the store's journal records (change ${known}): the journal was truncated or put back`);
+  }
+
+  private remember(name: string, v: Verified): void {
+    this.verified.delete(name);
+    if (this.verified.size >= VERIFIED_LIMIT) this.verified.delete(this.verified.keys().next().value as string);
+    this.verified.set(name, v);
   }
 
   private nextCounter(name: string, current: Loaded | undefined): number {

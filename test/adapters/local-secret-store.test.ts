@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, stat, writeFile, chmod } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -63,6 +63,54 @@ describe('the local encrypted store', () => {
     tamper(f);
     await writeFile(file(h), JSON.stringify(f));
     await expect(store.get('sesame/acme/fla')).rejects.toMatchObject({ code: 'store_corrupt' });
+  });
+
+  // Whole seconds, which utimes sets exactly: only the inode change time then tells the files apart.
+  const T = 1_700_000_000;
+  it.each([
+    [
+      'edited in place, same size, its times set back',
+      async (path: string) => {
+        const before = await stat(path);
+        await writeFile(path, (await readFile(path, 'utf8')).replace('"fla"', '"flb"'));
+        await utimes(path, T, T);
+        const after = await stat(path);
+        expect([after.ino, after.size, after.mtimeMs]).toEqual([before.ino, before.size, before.mtimeMs]);
+      },
+    ],
+    [
+      'replaced by its earlier copy, with the same times',
+      async (path: string, earlier: Buffer) => {
+        await writeFile(path, earlier);
+        await utimes(path, T, T);
+      },
+    ],
+    ['deleted', (path: string) => unlink(path)],
+  ])('reads a record it verified before from its file again once the file is %s, and refuses it', async (_label, change) => {
+    const h = await home();
+    const store = new LocalSecretStore(h, randomBytes(32));
+    await store.put('sesame/acme/fla', { x: 1 }, { 'sesame:kind': 'fla' });
+    const earlier = await readFile(file(h));
+    await store.put('sesame/acme/fla', { x: 2 }, { 'sesame:kind': 'fla' });
+    await utimes(file(h), T, T);
+    // Read, and so verified: listed, tags, value.
+    expect((await store.list({ prefix: 'sesame/' })).items).toHaveLength(1);
+    expect(await store.tags('sesame/acme/fla')).toEqual({ 'sesame:kind': 'fla' });
+    expect((await store.get('sesame/acme/fla'))?.value).toEqual({ x: 2 });
+    await change(file(h), earlier);
+    await expect(store.get('sesame/acme/fla')).rejects.toMatchObject({ code: 'store_corrupt' });
+    await expect(store.list({ prefix: 'sesame/' })).rejects.toMatchObject({ code: 'store_corrupt' });
+  });
+
+  it('gives each reader its own copy of a record read before: a caller changing its tags changes nothing stored', async () => {
+    const store = new LocalSecretStore(await home(), randomBytes(32));
+    await store.put('sesame/acme/fla', { x: 1 }, { 'sesame:kind': 'fla' });
+    const tags = (await store.tags('sesame/acme/fla')) as Record<string, string>;
+    tags['sesame:kind'] = 'opco-atlas';
+    const listed = (await store.list({ prefix: 'sesame/' })).items[0]?.tags as Record<string, string>;
+    listed['sesame:extra'] = 'x';
+    expect(await store.tags('sesame/acme/fla')).toEqual({ 'sesame:kind': 'fla' });
+    expect((await store.list({ prefix: 'sesame/' })).items[0]?.tags).toEqual({ 'sesame:kind': 'fla' });
   });
 
   it('refuses a truncated file and a wrong key, naming the secret', async () => {
