@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { DynamoAuditLog } from '../functions/adapters/dynamo-audit-log.ts';
 import { LocalAuditLog, type AuditVerification } from '../functions/adapters/local-audit-log.ts';
-import { stackOutputs } from '../functions/adapters/stack-outputs.ts';
 import { type AuditLog, type AuditQuery, type AuditRecord, MAX_AUDIT_LIMIT, parseAuditQuery, readAuditConfig } from '../functions/core/audit.ts';
 import type { Config } from '../functions/core/config.ts';
 import { isSesameError, SesameError } from '../functions/core/errors.ts';
@@ -14,6 +12,8 @@ import { out, table, UsageError } from './output.ts';
  */
 export async function openAuditLog(config: Config, aws: boolean, env: NodeJS.ProcessEnv = process.env): Promise<AuditLog> {
   if (!aws) return LocalAuditLog.open(config.home, env);
+  // The AWS SDK clients, for --aws only.
+  const [{ DynamoAuditLog }, { stackOutputs }] = await Promise.all([import('../functions/adapters/dynamo-audit-log.ts'), import('../functions/adapters/stack-outputs.ts')]);
   const table = config.stateTable ?? (await stackOutputs(config.stackName))?.StateTable;
   if (!table) throw new SesameError('invalid_request', `no state table: set SESAME_STATE_TABLE to the stack's StateTable output (no stack named "${config.stackName}" with it was found)`);
   return new DynamoAuditLog(table, undefined, { retentionDays: readAuditConfig(env).retentionDays });

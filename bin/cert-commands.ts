@@ -3,21 +3,27 @@ import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Option, type Command } from 'commander';
 import { LocalObjectStore } from '../functions/adapters/local-object-store.ts';
-import { S3ObjectStore } from '../functions/adapters/s3-object-store.ts';
 import type { System } from '../functions/adapters/system.ts';
-import { PROFILE_NAMES } from '../functions/core/certificates/profile.ts';
+import { MAX_CERTIFICATE_BYTES, PROFILE_NAMES } from '../functions/core/certificates/profile.ts';
 import { certificateProfile } from '../functions/core/certificates/profiles.ts';
-import { MAX_CERTIFICATE_BYTES, oversizedReport, validateCertificate, validateCertificateChain, type CertificateReport } from '../functions/core/certificates/validator.ts';
+import type { CertificateReport } from '../functions/core/certificates/validator.ts';
 import { toPem } from '../functions/core/bytes.ts';
 import { parseCredentialId } from '../functions/core/ids.ts';
 import { KINDS, platformOf } from '../functions/core/platforms/index.ts';
-import { readPkcs12 } from '../functions/local/pkcs12.ts';
 import { readConfig } from '../functions/core/config.ts';
-import { trustAnchorsFrom } from '../functions/core/trust-anchors.ts';
 import { SesameError } from '../functions/core/errors.ts';
 import type { IntakeResult } from '../functions/core/intake.ts';
 import { parseCertificates } from '../functions/core/x509.ts';
 import { describeFileError, out, requireFile, UsageError } from './output.ts';
+
+/**
+ * The certificate parser (pkijs, asn1js) and the validator, loaded by the commands that
+ * read a certificate: every other command starts without them.
+ */
+const pki = async () => {
+  const [validator, anchors] = await Promise.all([import('../functions/core/certificates/validator.ts'), import('../functions/core/trust-anchors.ts')]);
+  return { ...validator, ...anchors };
+};
 
 /** `sesame cert …`: check a file against a profile, or upload it for a credential. */
 
@@ -134,6 +140,7 @@ export function formatReport(report: CertificateReport, label: string): string {
 
 /** S3: upload, then wait for the certificate function's report. */
 async function uploadToAws(bucket: string, key: string, bytes: Uint8Array, timeoutMs = 120_000): Promise<IntakeResult> {
+  const { S3ObjectStore } = await import('../functions/adapters/s3-object-store.ts');
   const objects = new S3ObjectStore(bucket);
   const [, tenant, credential, file] = key.split('/');
   const reportKey = `reports/${tenant}/${credential}/${file}.json`;
@@ -186,6 +193,7 @@ Examples:
       const at = parseAt(o.at) ?? new Date();
       const profile = certificateProfile(o.profile);
       const config = readConfig();
+      const { oversizedReport, trustAnchorsFrom, validateCertificate } = await pki();
       if (o.anchors) await requireFile(o.anchors, '--anchors file');
       const { size, bytes } = await readCertificateFile(file);
       const trustAnchors = o.anchors ? trustAnchorsFrom(o.anchors, '--anchors') : trustAnchorsFrom(config.trustAnchorsFile);
@@ -293,6 +301,7 @@ Examples:
       const keepsKey = kind === 'fla';
       // Before the password: refused here, nothing is read and nothing is stored.
       guardReplacement(tenant, id, materialReplaced(fields), o.replace, keepsKey ? FLA_REPLACE_CONSEQUENCE : '');
+      const [{ readPkcs12 }, { trustAnchorsFrom, validateCertificateChain }] = await Promise.all([import('../functions/local/pkcs12.ts'), pki()]);
       const { privateKeyPem, certificatesPem } = await readPkcs12(file, await readPassword(`Password for ${file}: `));
       const config = readConfig();
       const anchors = trustAnchorsFrom(config.trustAnchorsFile);

@@ -2,16 +2,11 @@ import { Command, CommanderError, Option } from 'commander';
 import { createLogger } from '../functions/adapters/logger.ts';
 import { type System } from '../functions/adapters/system.ts';
 import { localSystem } from '../functions/adapters/local-system.ts';
-import { awsSystem } from '../functions/adapters/aws-system.ts';
-import { resolveAwsTargets, secretCreation } from '../functions/adapters/stack-outputs.ts';
 import type { Principal } from '../functions/core/apps.ts';
 import { packageVersion, readConfig } from '../functions/core/config.ts';
 import { SesameError } from '../functions/core/errors.ts';
 import { KINDS } from '../functions/core/platforms/index.ts';
 import { ENVIRONMENTS } from '../functions/core/platforms/types.ts';
-import { startLocalServer } from '../functions/local/server.ts';
-import { startUploadWatcher } from '../functions/local/upload-watcher.ts';
-import { LocalObjectStore } from '../functions/adapters/local-object-store.ts';
 import type { Tenant, TenantChanges } from '../functions/core/tenants.ts';
 import { addCertCommands, addImportP12, credentialKind, FLA_REPLACE_CONSEQUENCE, guardReplacement, materialReplaced, UsageError } from './cert-commands.ts';
 import { addFlaCommands } from './fla-commands.ts';
@@ -50,6 +45,8 @@ async function openSystem(g: Globals, level: 'WARN' | 'INFO', clock?: Clock): Pr
   const config = readConfig();
   const log = createLogger('sesame-cli', level);
   if (!g.aws) return localSystem(config, log, clock ? { clock } : {});
+  // Loaded for --aws only: the AWS SDK clients are most of a command's start otherwise.
+  const [{ awsSystem }, { resolveAwsTargets, secretCreation }] = await Promise.all([import('../functions/adapters/aws-system.ts'), import('../functions/adapters/stack-outputs.ts')]);
   // The deployed stack's outputs fill what the environment leaves unset.
   const targets = await resolveAwsTargets(config);
   return awsSystem({ ...config, bucket: targets.bucket, alertsTopicArn: targets.alertsTopicArn, stateTable: targets.stateTable }, log, { ...(clock ? { clock } : {}), creation: secretCreation(targets) });
@@ -325,6 +322,11 @@ Examples:
       if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) throw new UsageError('--port must be a number from 0 to 65535');
       const config = readConfig();
       const s = await system(g(cmd), 'INFO');
+      const [{ startLocalServer }, { startUploadWatcher }, { LocalObjectStore }] = await Promise.all([
+        import('../functions/local/server.ts'),
+        import('../functions/local/upload-watcher.ts'),
+        import('../functions/adapters/local-object-store.ts'),
+      ]);
       // The port first: a second `sesame dev` on a busy port must fail before it rewrites
       // the demo data (and the app key) that a running one is serving.
       let server;
