@@ -280,6 +280,10 @@ export async function startLocalServer(system: System, options: LocalServerOptio
         server.closeAllConnections();
         server.close(() => resolve());
       });
+      // What the requests it served recorded is written before close() returns: a caller
+      // removing the folder next (a test) or exiting (sesame dev) loses nothing, and no
+      // write lands in a folder being removed.
+      await system.audit?.flush({ timeoutMs: 5_000 });
       await built?.catch(() => undefined);
       if (builtDir) await rm(builtDir, { recursive: true, force: true });
     },

@@ -152,7 +152,12 @@ describe('sesame dev, with `sesame app revoke` and `sesame app rotate` run in ot
     server = { url } as LocalServer;
   });
   afterAll(async () => {
-    dev?.kill('SIGTERM');
+    // Gone before its folder is: `sesame dev` writes its audit trail as it stops.
+    if (dev && dev.exitCode === null && dev.signalCode === null) {
+      const exited = new Promise((resolve) => dev?.once('exit', resolve));
+      dev.kill('SIGTERM');
+      await exited;
+    }
     await rm(home, { recursive: true, force: true });
   });
 
