@@ -439,7 +439,7 @@ export class LocalSecretStore implements SecretStore {
     if (record.counter === known + 1) return { ok: true, record: loaded };
     if (deleted && record.counter <= known) return { ok: true, record: undefined };
     if (record.counter === known && entry && entry.digest === sha256(raw)) {
-      this.remember(name, { counter: known, digest: entry.digest, file, loaded: { counter: loaded.counter, tags: { ...loaded.tags }, versions: [...loaded.versions] } });
+      this.remember(name, { counter: known, digest: entry.digest, file: { ino: file.ino, size: file.size, mtimeMs: file.mtimeMs, ctimeMs: file.ctimeMs }, loaded: { counter: loaded.counter, tags: { ...loaded.tags }, versions: [...loaded.versions] } });
       return { ok: true, record: loaded };
     }
     if (record.counter < known) return fail(`its file is an earlier copy (change ${record.counter}; the store's journal records change ${known}): it was put back`);
